@@ -1,0 +1,1 @@
+# index/local.mk — sources and tests of index/

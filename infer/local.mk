@@ -1,0 +1,2 @@
+# infer/local.mk — GGUF, tokenizers, kernels, models
+libkeep_a_SOURCES += infer/ggml_types.c infer/ggml_types.h

@@ -1,0 +1,1 @@
+# retrieve/local.mk — sources and tests of retrieve/

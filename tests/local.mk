@@ -1,0 +1,1 @@
+# tests/local.mk — end-to-end CLI tests

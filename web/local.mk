@@ -1,0 +1,1 @@
+# web/local.mk — sources and tests of web/
