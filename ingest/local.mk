@@ -1,2 +1,3 @@
 # ingest/local.mk — parsers, chunker, drop-folder watcher
 libkeep_a_SOURCES += ingest/doc.c ingest/doc.h
+libkeep_a_SOURCES += ingest/xml_safe.c ingest/xml_safe.h
