@@ -1,1 +1,2 @@
-# retrieve/local.mk — sources and tests of retrieve/
+# retrieve/local.mk — query building, ranking, context assembly
+libkeep_a_SOURCES += retrieve/retr.h retrieve/search.c
