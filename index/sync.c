@@ -338,7 +338,8 @@ static int sync_dir(sync_ctx *c, const char *dir, int depth, keep_err *err)
         }
         n++;
     }
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n && !c->stop; i++) {
         char path[PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
