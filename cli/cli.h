@@ -14,6 +14,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 typedef struct cli_env {
     const char *data_dir; /* --data, $KEEP_DATA or ./keep-data */
+    int data_explicit;    /* given by --data or $KEEP_DATA, not the default */
 } cli_env;
 
 typedef struct cli_command {
@@ -40,6 +41,6 @@ int cli_print_json(cJSON *doc);
 /* Parses a positive integer option value; 0 on success. */
 int cli_parse_int(const char *s, long min, long max, long *out);
 
-extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs;
+extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs, cli_cmd_eval;
 
 #endif

@@ -11,6 +11,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_ingest,
     &cli_cmd_search,
     &cli_cmd_docs,
+    &cli_cmd_eval,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -42,7 +43,8 @@ int main(int argc, char **argv)
 {
     cli_env env = {0};
     env.data_dir = getenv("KEEP_DATA");
-    if (!env.data_dir || !*env.data_dir)
+    env.data_explicit = env.data_dir && *env.data_dir;
+    if (!env.data_explicit)
         env.data_dir = "./keep-data";
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -58,8 +60,10 @@ int main(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_error(CLI_USAGE, "--data needs a directory");
             env.data_dir = argv[++i];
+            env.data_explicit = 1;
         } else if (strncmp(argv[i], "--data=", 7) == 0) {
             env.data_dir = argv[i] + 7;
+            env.data_explicit = 1;
         } else {
             return cli_error(CLI_USAGE, "unknown option %s (see 'keep help')", argv[i]);
         }

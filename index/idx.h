@@ -53,6 +53,14 @@ typedef struct idx_ingest_opts {
 int idx_ingest_paths(idx_store *s, const char *const *paths, size_t n_paths,
                      const idx_ingest_opts *opt, idx_ingest_stats *stats, keep_err *err);
 
+/* Stores one document that does not come from a file in a watched tree
+ * (uploads, test collections): parsed result r under (collection, path).
+ * An existing document with that path is replaced in one transaction, or
+ * left alone when its content hash is the same (*changed = 0). */
+int idx_put_document(idx_store *s, const char *collection, const char *path,
+                     const ingest_result *r, int64_t size, int64_t mtime, int64_t *id,
+                     int *changed, keep_err *err);
+
 /* ---- documents --------------------------------------------------------------- */
 
 typedef struct idx_doc_info {

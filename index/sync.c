@@ -447,3 +447,36 @@ int idx_ingest_paths(idx_store *s, const char *const *paths, size_t n_paths,
     }
     return rc;
 }
+
+int idx_put_document(idx_store *s, const char *collection, const char *path,
+                     const ingest_result *r, int64_t size, int64_t mtime, int64_t *id,
+                     int *changed, keep_err *err)
+{
+    idx_ingest_opts opt = {0};
+    idx_ingest_stats stats = {0};
+    sync_ctx c = {s, &opt, collection ? collection : "default", &stats, 0};
+    int64_t old_size, old_mtime;
+    char old_status[16] = "", old_hash[65] = "";
+    int64_t doc_id = 0;
+    if (changed)
+        *changed = 0;
+    int rc = find_doc(&c, path, &doc_id, &old_size, &old_mtime, old_status, sizeof old_status,
+                      old_hash, err);
+    if (rc)
+        return rc;
+    if (doc_id && strcmp(old_status, "indexed") == 0 && strcmp(old_hash, ingest_result_hash(r)) == 0) {
+        if (id)
+            *id = doc_id;
+        return KEEP_OK;
+    }
+    rc = in_txn(&c, err);
+    if (!rc)
+        rc = end_txn(&c, write_doc(&c, &doc_id, 0, path, size, mtime, r, "indexed", NULL, err), err);
+    if (rc)
+        return rc;
+    if (id)
+        *id = doc_id;
+    if (changed)
+        *changed = 1;
+    return KEEP_OK;
+}
