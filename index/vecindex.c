@@ -860,15 +860,19 @@ static ssize_t hash_writer_write(void *cookie, const char *buf, size_t n)
     return (ssize_t)n;
 }
 
-static int fsync_parent_dir(const char *path)
+/* The directory holding path, "." when path has no slash. Caller frees with
+ * keep_free; NULL on OOM. */
+static char *parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? keep_strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : keep_strdup(".");
-    if (!dir)
-        return -1;
+    if (!slash)
+        return keep_strdup(".");
+    return keep_strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+static int fsync_dir(const char *dir)
+{
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    keep_free(dir);
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
@@ -889,24 +893,23 @@ int idx_vec_save(const idx_vec *v, const char *path, uint64_t generation, keep_e
     FILE *f = NULL;
     int fd = -1;
     hash_writer hw = {.fd = -1};
-    uint8_t *chunk = NULL;
-    if (keep_buf_printf(&tmp, "%s.tmp.XXXXXX", path)) {
+    uint8_t *chunk = keep_malloc(IO_CHUNK);
+    char *dir = parent_dir(path);
+    if (!chunk || !dir || keep_buf_printf(&tmp, "%s.tmp.XXXXXX", path)) {
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "vector index save: out of memory");
-        goto fail;
+        goto done;
     }
     fd = mkstemp(tmp.data);
     if (fd < 0) {
         rc = keep_err_set(err, KEEP_ERR_IO, "vector index save: cannot create %s: %s", tmp.data,
                           strerror(errno));
-        keep_buf_free(&tmp);
-        return rc;
+        goto done;
     }
     hw.fd = fd;
     crypto_generichash_init(&hw.st, NULL, 0, HASH_SIZE);
     cookie_io_functions_t io = {.write = hash_writer_write};
     f = fopencookie(&hw, "w", io);
-    chunk = keep_malloc(IO_CHUNK);
-    if (!f || !chunk) {
+    if (!f) {
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "vector index save: out of memory");
         goto fail;
     }
@@ -962,15 +965,10 @@ int idx_vec_save(const idx_vec *v, const char *path, uint64_t generation, keep_e
         goto fail;
     }
     /* the rename is durable only once the directory entry is */
-    if (fsync_parent_dir(path)) {
-        keep_buf_free(&tmp);
-        keep_free(chunk);
-        return keep_err_set(err, KEEP_ERR_IO, "vector index save: fsync of directory of %s: %s",
-                            path, strerror(errno));
-    }
-    keep_buf_free(&tmp);
-    keep_free(chunk);
-    return KEEP_OK;
+    if (fsync_dir(dir))
+        rc = keep_err_set(err, KEEP_ERR_IO, "vector index save: fsync of %s: %s", dir,
+                          strerror(errno));
+    goto done;
 
 write_error:
     rc = keep_err_set(err, KEEP_ERR_IO, "vector index save: writing %s: %s", tmp.data,
@@ -981,8 +979,10 @@ fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp.data);
+done:
     keep_buf_free(&tmp);
     keep_free(chunk);
+    keep_free(dir);
     return rc;
 }
 
@@ -1047,6 +1047,9 @@ int idx_vec_load(idx_vec **out, const char *path, size_t expected_dim,
     if (!out || !path)
         return keep_err_set(err, KEEP_ERR_USAGE, "vector index load: NULL argument");
     *out = NULL;
+    if (expected_dim == 0 || expected_dim > IDX_VEC_MAX_DIM)
+        return keep_err_set(err, KEEP_ERR_USAGE, "vector index load: dimension %zu not in 1..%d",
+                            expected_dim, IDX_VEC_MAX_DIM);
     if (sodium_init() < 0)
         return keep_err_set(err, KEEP_ERR_INTERNAL, "vector index load: libsodium init failed");
     int rc;

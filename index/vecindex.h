@@ -131,7 +131,10 @@ int idx_vec_save(const idx_vec *v, const char *path, uint64_t generation, keep_e
  *   KEEP_ERR_VERSION   stale: other generation, other dimension, other format
  *   KEEP_ERR_CORRUPT   truncated, garbled, or inconsistent file
  *   KEEP_ERR_IO        the file exists but could not be read
- * The whole file is checksummed (BLAKE2b) before FAISS parses any of it.
+ * The whole file is checksummed (BLAKE2b) before FAISS parses any of it, so
+ * a torn, truncated or bit-rotted file is an error, never a FAISS crash. The
+ * checksum is not a signature: the file lives in Keep's private data
+ * directory, and whoever can forge it there can equally rewrite the database.
  * Caller frees *out with idx_vec_free. */
 int idx_vec_load(idx_vec **out, const char *path, size_t expected_dim,
                  uint64_t expected_generation, const idx_vec_tunables *t, keep_err *err);

@@ -560,6 +560,95 @@ static void test_hnsw(void)
     free(r.alive);
 }
 
+static int oom_ok(int rc)
+{
+    return rc == KEEP_OK || rc == KEEP_ERR_NOMEM;
+}
+
+/* Every allocation failing in turn: each call reports out of memory or
+ * succeeds, and the index stays consistent either way. */
+static void test_oom(void)
+{
+    const size_t N = 300;
+    int64_t *ids = malloc(N * sizeof *ids);
+    float *x = random_unit(N), *q = random_unit(1);
+    for (size_t i = 0; i < N; i++)
+        ids[i] = 7 * (int64_t)i;
+    char path[256], path2[256];
+    path_in_tmp(path, sizeof path, "oom-src.kvi");
+    path_in_tmp(path2, sizeof path2, "oom.kvi");
+    idx_vec_tunables t;
+    idx_vec_tunables_default(&t);
+    t.exact_filter_max = 20;
+    t.min_dead_for_rebuild = 1;
+    idx_vec *src = NULL;
+    keep_err err;
+    int setup = idx_vec_create(&src, DIM, IDX_VEC_HNSW, &t, &err) == KEEP_OK &&
+                idx_vec_add(src, ids, x, N, &err) == KEEP_OK &&
+                idx_vec_save(src, path, 3, &err) == KEEP_OK;
+    OK(setup, "OOM fixture");
+    idx_vec_free(src);
+
+    int all_ok = 1, consistent = 1, last_clean = 0;
+    for (long fail_after = 0; fail_after < 400 && setup; fail_after++) {
+        idx_vec *v = NULL, *w = NULL;
+        int clean = 1, rc;
+        int64_t out[20];
+        float sc[20];
+        size_t n = 0, removed = 0;
+        idx_vec_filter f = {.ids = ids, .n_ids = 100};
+        idx_vec_filter tight = {.ids = ids, .n_ids = 10};
+        keep_alloc_fail_after(fail_after);
+        rc = idx_vec_create(&v, DIM, IDX_VEC_EXACT, &t, &err);
+        clean &= rc == KEEP_OK;
+        all_ok &= oom_ok(rc);
+        if (rc == KEEP_OK) {
+            rc = idx_vec_add(v, ids, x, N, &err);
+            clean &= rc == KEEP_OK;
+            all_ok &= oom_ok(rc);
+            rc = idx_vec_search(v, q, 20, &f, out, sc, &n, &err);
+            clean &= rc == KEEP_OK;
+            all_ok &= oom_ok(rc);
+            rc = idx_vec_search(v, q, 20, &tight, out, sc, &n, &err);
+            clean &= rc == KEEP_OK;
+            all_ok &= oom_ok(rc);
+            rc = idx_vec_remove(v, ids, 50, &removed, &err);
+            clean &= rc == KEEP_OK;
+            all_ok &= oom_ok(rc);
+            rc = idx_vec_rebuild(v, IDX_VEC_HNSW, &err);
+            clean &= rc == KEEP_OK;
+            all_ok &= oom_ok(rc);
+            rc = idx_vec_save(v, path2, 1, &err);
+            clean &= rc == KEEP_OK;
+            all_ok &= oom_ok(rc);
+        }
+        rc = idx_vec_load(&w, path, DIM, 3, &t, &err);
+        clean &= rc == KEEP_OK;
+        all_ok &= oom_ok(rc);
+        keep_alloc_fail_after(-1);
+        if (v) {
+            /* whatever failed, the index answers with live ids only */
+            rc = idx_vec_search(v, q, 20, NULL, out, sc, &n, &err);
+            consistent &= rc == KEEP_OK && n == (idx_vec_count(v) < 20 ? idx_vec_count(v) : 20);
+            for (size_t i = 0; i < n; i++)
+                consistent &= idx_vec_contains(v, out[i]);
+        }
+        idx_vec_free(v);
+        idx_vec_free(w);
+        last_clean = clean;
+        if (clean) {
+            printf("# allocation failure injected at each of %ld allocations\n", fail_after);
+            break;
+        }
+    }
+    OK(all_ok, "allocation failures give KEEP_ERR_NOMEM, never another error");
+    OK(consistent, "index consistent after allocation failures");
+    OK(last_clean, "the run ends with every call succeeding");
+    free(ids);
+    free(x);
+    free(q);
+}
+
 int main(void)
 {
     idx_vec_set_threads(2);
@@ -569,6 +658,7 @@ int main(void)
     }
     test_exact();
     test_hnsw();
+    test_oom();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
