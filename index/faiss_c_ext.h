@@ -1,9 +1,10 @@
 /* faiss_c_ext.h — declarations of the FAISS C API functions that Keep calls but
  * that Debian 12's headers (FAISS 1.7.3) do not declare yet: search parameters
  * with an ID selector, the HNSW search parameters and the bitmap selector. The
- * signatures are those of the upstream C API (FAISS >= 1.7.4 / 1.8), so the same
- * C code links against a real libfaiss_c of such a version or against our shim
- * (index/faiss_c_shim.cpp) over the C++ libfaiss.a.
+ * signatures are those of newer upstream C API releases, so the same C code
+ * links against a real libfaiss_c recent enough to have them (configure should
+ * check for these symbols, not just faiss_Index_add_with_ids) or against our
+ * shim (index/faiss_c_shim.cpp) over the C++ libfaiss.a.
  *
  * Repeating a typedef is legal C11, so this header stays harmless when a newer
  * FAISS header already declared the same types. */
