@@ -48,7 +48,7 @@ typedef enum {
 
 typedef struct infer_gguf infer_gguf;
 
-/* A tensor descriptor, copied out by infer_gguf_tensor(). Pointers point into
+/* A tensor descriptor, copied out by infer_gguf_get_tensor(). Pointers point into
  * the reader and stay valid until infer_gguf_close(). */
 typedef struct infer_gguf_tensor {
     const char *name;      /* NUL-terminated */
@@ -145,7 +145,7 @@ long infer_gguf_find_arch_key(const infer_gguf *g, const char *suffix);
 
 size_t infer_gguf_tensor_count(const infer_gguf *g);
 /* Fills *t with tensor i; KEEP_ERR_NOTFOUND when out of range. */
-int infer_gguf_tensor(const infer_gguf *g, size_t i, infer_gguf_tensor *t);
+int infer_gguf_get_tensor(const infer_gguf *g, size_t i, infer_gguf_tensor *t);
 /* Index of the tensor named name, -1 when absent. Hash lookup. */
 long infer_gguf_find_tensor(const infer_gguf *g, const char *name);
 /* By name; KEEP_ERR_NOTFOUND when absent. */
