@@ -1,2 +1,8 @@
 # infer/local.mk — GGUF, tokenizers, kernels, models
 libkeep_a_SOURCES += infer/ggml_types.c infer/ggml_types.h
+libkeep_a_SOURCES += infer/gguf.c infer/gguf.h
+check_PROGRAMS += tests/test_gguf
+tests_test_gguf_SOURCES = tests/test_gguf.c tests/tap.h
+tests_test_gguf_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_gguf_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_gguf
