@@ -4,6 +4,7 @@
  * conversions checked on edge values and exhaustively; misuse is refused. */
 #include "infer/gguf_write.h"
 
+#include <cjson/cJSON.h>
 #include <float.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -420,11 +421,47 @@ static void test_half(void)
     OK(ok, "every non-NaN bf16 survives bf16 -> f32 -> bf16");
 }
 
+/* Strings from a hostile file reach describe's JSON escaped and its text sanitized. */
+static void test_describe_hostile(void)
+{
+    infer_gguf_writer *w = NULL;
+    keep_err err = {0, {0}};
+    infer_gguf_writer_new(&w, &err);
+    infer_gguf_writer_set_str(w, "general.architecture", "ar\"ch\\");
+    infer_gguf_writer_set_strn(w, "general.name", "a\nb\x01\xff\"", 6);
+    infer_gguf_writer_set_str(w, "ar\"ch\\.context_length", "not a number");
+    infer_gguf_writer_set_u32(w, "ar\"ch\\.block_count", 12);
+    char *mem = NULL;
+    size_t len = 0;
+    infer_gguf *g = NULL;
+    keep_buf b = {0};
+    OK(!infer_gguf_writer_to_memory(w, &mem, &len, &err) && !infer_gguf_open_memory(mem, len, &g, &err), "hostile file opens");
+    if (g) {
+        infer_gguf_describe(g, &b, 1);
+        cJSON *j = cJSON_Parse(b.data);
+        OK(j != NULL, "describe JSON valid despite quotes, controls and bad UTF-8");
+        ASSERT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "architecture")), "ar\"ch\\", "architecture escaped");
+        ASSERT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")), "a\nb\x01?\"", "name escaped");
+        OK(cJSON_IsNull(cJSON_GetObjectItem(j, "context_length")), "non-integer context length is null");
+        ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "block_count")), 12, "block count");
+        OK(cJSON_IsNull(cJSON_GetObjectItem(j, "vocab_size")), "no vocabulary is null");
+        cJSON_Delete(j);
+        keep_buf_reset(&b);
+        infer_gguf_describe(g, &b, 0);
+        OK(b.data && strstr(b.data, "name:             a?b??\"\n"), "text: controls and bad UTF-8 replaced");
+        infer_gguf_close(g);
+    }
+    keep_buf_free(&b);
+    keep_free(mem);
+    infer_gguf_writer_free(w);
+}
+
 int main(void)
 {
     test_round_trip();
     test_version2();
     test_misuse();
     test_half();
+    test_describe_hostile();
     return tap_done();
 }
