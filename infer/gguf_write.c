@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ggml_types.h"
@@ -514,6 +515,8 @@ int infer_gguf_writer_write(const infer_gguf_writer *w, const char *path, keep_e
         keep_free(tmp);
         return rc;
     }
+    /* mkstemp creates 0600; a model file is not secret */
+    (void)fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         int rc = keep_err_set(err, KEEP_ERR_IO, "%s: %s", tmp, strerror(errno));

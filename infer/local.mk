@@ -12,3 +12,4 @@ tests_test_gguf_write_SOURCES = tests/test_gguf_write.c tests/tap.h
 tests_test_gguf_write_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_gguf_write_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_gguf_write
+FUZZ_TARGETS += tests/fuzz/fuzz_gguf
