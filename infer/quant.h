@@ -156,10 +156,12 @@ uint16_t infer_f32_to_bf16(float f);
 /* ---- rows -------------------------------------------------------------------
  * n is the number of elements and must be a multiple of the type's block size
  * (infer_type_get(type)->block); src/dst hold infer_type_row_bytes(type, n)
- * bytes on the quantized side and n floats on the other. Buffers need no
- * particular alignment. Both return KEEP_OK, KEEP_ERR_UNSUPPORTED for a type
- * without that direction, or KEEP_ERR_USAGE when n is not a whole number of
- * blocks. Thread-safe, no allocation. */
+ * bytes on the quantized side and n floats on the other. The quantized side
+ * must be aligned like its block struct (2 bytes; 4 for q8_K and F32), which
+ * GGUF tensor data (32-byte aligned, whole blocks per row) always is.
+ * Both return KEEP_OK, KEEP_ERR_UNSUPPORTED for a type without that
+ * direction, or KEEP_ERR_USAGE when n is not a whole number of blocks.
+ * Thread-safe, no allocation. */
 
 /* Types accepted: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K,
  * Q3_K, Q4_K, Q5_K, Q6_K, Q8_K. */
