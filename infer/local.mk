@@ -1,5 +1,6 @@
 # infer/local.mk — GGUF, tokenizers, kernels, models
 libkeep_a_SOURCES += infer/ggml_types.c infer/ggml_types.h
+libkeep_a_SOURCES += infer/quant.c infer/quant.h
 libkeep_a_SOURCES += infer/gguf.c infer/gguf.h infer/gguf_describe.c
 check_PROGRAMS += tests/test_gguf
 tests_test_gguf_SOURCES = tests/test_gguf.c tests/tap.h
