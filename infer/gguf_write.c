@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ggml_types.h"
+#include "quant.h"
 
 #define MAX_ALIGNMENT (1u << 20)
 
@@ -361,17 +362,26 @@ int infer_gguf_writer_add_tensor_f32(infer_gguf_writer *w, const char *name, uin
         return w->err.code;
     if (!data)
         return fail(w, KEEP_ERR_USAGE, "GGUF writer: NULL data for tensor '%.80s'", name);
-    if (type != INFER_T_F32 && type != INFER_T_F16 && type != INFER_T_BF16)
+    int plain = type == INFER_T_F32 || type == INFER_T_F16 || type == INFER_T_BF16;
+    if (!plain && !infer_can_quantize(type))
         return fail(w, KEEP_ERR_UNSUPPORTED, "GGUF writer: cannot encode tensor '%.80s' to that type from f32", name);
     void *out = keep_malloc(nbytes ? nbytes : 1);
     if (!out)
         return fail(w, KEEP_ERR_NOMEM, "out of memory encoding tensor '%.80s'", name);
     if (type == INFER_T_F32) {
         memcpy(out, data, nbytes);
-    } else {
+    } else if (plain) {
         uint16_t *h = out;
         for (uint64_t i = 0; i < n; i++)
             h[i] = type == INFER_T_F16 ? infer_gguf_f32_to_f16(data[i]) : infer_gguf_f32_to_bf16(data[i]);
+    } else {
+        /* row by row: the quantizers work on whole rows of whole blocks */
+        size_t row = infer_type_row_bytes(type, ne[0]);
+        for (uint64_t r = 0; r < n / ne[0]; r++)
+            if (infer_quantize_row(type, data + r * ne[0], (char *)out + r * row, (size_t)ne[0]) != KEEP_OK) {
+                keep_free(out);
+                return fail(w, KEEP_ERR_INTERNAL, "GGUF writer: quantizing tensor '%.80s' failed", name);
+            }
     }
     return push_tensor(w, name, type, n_dims, ne, out, nbytes);
 }

@@ -56,8 +56,9 @@ int infer_gguf_writer_set_arr_str(infer_gguf_writer *w, const char *key, const c
 int infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                  const uint64_t *ne, const void *data, size_t nbytes);
 /* Adds a tensor from n_elements floats, encoding it as type: F32, F16 or BF16
- * (round to nearest even), or a quantized type when infer/quant.h can
- * encode it. */
+ * (round to nearest even), or any block type infer_can_quantize() accepts
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K), quantized row by row with
+ * the reference quantizers of infer/quant.h (deterministic bytes). */
 int infer_gguf_writer_add_tensor_f32(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                      const uint64_t *ne, const float *data);
 
