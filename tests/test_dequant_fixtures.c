@@ -96,7 +96,7 @@ int main(void)
             double rel = den > 0 ? sqrt(num / den) : sqrt(num);
             double bound = bound_for(t.type);
             seen[t.type] = 1;
-            snprintf(what, sizeof what, "%s %s (%s): relative RMS error %.5f <= %.3f", files[f], tensors[k],
+            snprintf(what, sizeof what, "%s %s (%s): relative RMS error %.5f <= %g", files[f], tensors[k],
                      infer_type_get(t.type)->name, rel, bound);
             OK(rc == KEEP_OK && bound >= 0 && rel <= bound, what);
         }
