@@ -543,6 +543,68 @@ static void test_half_agrees_with_quant(void)
     OK(ok, "f32 -> f16/bf16 identical to quant.h over a million f32 patterns");
 }
 
+typedef struct gen_ctx {
+    const float *src;
+    uint64_t fail_at;
+    uint64_t calls;
+} gen_ctx;
+
+static int gen_rows(void *ctx, const char *name, uint64_t row, float *out, size_t cols)
+{
+    gen_ctx *c = ctx;
+    (void)name;
+    c->calls++;
+    if (row == c->fail_at)
+        return KEEP_ERR_CANCELLED;
+    memcpy(out, c->src + row * cols, cols * sizeof *out);
+    return KEEP_OK;
+}
+
+/* Generated tensors are the same bytes as the same floats added at once. */
+static void test_generated(void)
+{
+    enum { COLS = 256, ROWS = 6 };
+    static float src[COLS * ROWS];
+    for (int i = 0; i < COLS * ROWS; i++)
+        src[i] = sinf((float)i * 0.37f) * 2.0f;
+    const uint32_t types[] = {INFER_T_F32, INFER_T_F16, INFER_T_BF16, INFER_T_Q8_0, INFER_T_Q4_K, INFER_T_Q6_K};
+    uint64_t ne[] = {COLS, 2, 3};
+    keep_err err = {0, {0}};
+    int all = 1;
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        infer_gguf_writer *a = NULL, *b = NULL;
+        infer_gguf_writer_new(&a, &err);
+        infer_gguf_writer_new(&b, &err);
+        gen_ctx c = {src, UINT64_MAX, 0};
+        infer_gguf_writer_add_tensor_f32(a, "t", types[k], 3, ne, src);
+        infer_gguf_writer_add_tensor_gen(b, "t", types[k], 3, ne, gen_rows, &c);
+        char *ma = NULL, *mb = NULL;
+        size_t la = 0, lb = 0;
+        if (infer_gguf_writer_to_memory(a, &ma, &la, &err) || infer_gguf_writer_to_memory(b, &mb, &lb, &err) ||
+            la != lb || memcmp(ma, mb, la) || c.calls != ROWS)
+            all = 0;
+        keep_free(ma);
+        keep_free(mb);
+        infer_gguf_writer_free(a);
+        infer_gguf_writer_free(b);
+    }
+    OK(all, "generated tensors equal f32-added tensors byte for byte (f32, f16, bf16, q8_0, q4_K, q6_K)");
+
+    infer_gguf_writer *w = NULL;
+    infer_gguf_writer_new(&w, &err);
+    gen_ctx c = {src, 4, 0};
+    infer_gguf_writer_add_tensor_gen(w, "t", INFER_T_Q8_0, 3, ne, gen_rows, &c);
+    char dir[] = "/tmp/keep-gguf-XXXXXX";
+    if (mkdtemp(dir)) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/g.gguf", dir);
+        ASSERT_EQ_INT(infer_gguf_writer_write(w, path, &err), KEEP_ERR_CANCELLED, "generator error aborts the write");
+        OK(strstr(err.msg, "row 4") != NULL, "error names the row");
+        OK(rmdir(dir) == 0, "nothing left behind (directory empty)");
+    }
+    infer_gguf_writer_free(w);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -552,5 +614,6 @@ int main(void)
     test_describe_hostile();
     test_quantized();
     test_half_agrees_with_quant();
+    test_generated();
     return tap_done();
 }
