@@ -259,11 +259,15 @@ static const char *tensor_name(const infer_gguf *g, size_t i)
     return g->tensors[i].name;
 }
 
-/* Copies a name into the arena with a NUL; refuses embedded NULs. */
+/* Copies a name into the arena with a NUL. Control characters (NUL
+ * included) are refused: no real key or tensor name has them, and names are
+ * quoted in one-line error messages. */
 static int arena_add(infer_gguf *g, cursor *c, size_t off, size_t len, size_t *at, const char *what)
 {
-    if (memchr(c->p + off, 0, len))
-        return keep_err_set(c->err, KEEP_ERR_CORRUPT, "corrupt GGUF: %s at offset %zu contains a NUL byte", what, off);
+    for (size_t i = 0; i < len; i++)
+        if (c->p[off + i] < 0x20 || c->p[off + i] == 0x7f)
+            return keep_err_set(c->err, KEEP_ERR_CORRUPT, "corrupt GGUF: %s at offset %zu contains control character 0x%02x",
+                                what, off, c->p[off + i]);
     *at = g->arena.len;
     if (keep_buf_append(&g->arena, c->p + off, len) || keep_buf_putc(&g->arena, 0))
         return keep_err_set(c->err, KEEP_ERR_NOMEM, "out of memory reading GGUF %s", what);

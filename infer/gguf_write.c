@@ -93,10 +93,21 @@ int infer_gguf_writer_set_alignment(infer_gguf_writer *w, uint32_t a)
     return infer_gguf_writer_set_u32(w, "general.alignment", a);
 }
 
+/* Keys and tensor names: no control characters (the reader refuses them). */
+static int name_ok(const char *s, size_t max)
+{
+    if (!s || !s[0] || strlen(s) > max)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* The entry for key, emptied for a new value (created when absent). */
 static wkv *slot(infer_gguf_writer *w, const char *key, uint32_t type)
 {
-    if (!key || !key[0] || strlen(key) > 65535) {
+    if (!name_ok(key, 65535)) {
         fail(w, KEEP_ERR_USAGE, "GGUF writer: bad metadata key '%.80s'", key ? key : "(null)");
         return NULL;
     }
@@ -278,7 +289,7 @@ int infer_gguf_writer_set_arr_str(infer_gguf_writer *w, const char *key, const c
 static uint64_t check_shape(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                             const uint64_t *ne, size_t *nbytes)
 {
-    if (!name || !name[0] || strlen(name) > INFER_GGUF_MAX_NAME) {
+    if (!name_ok(name, INFER_GGUF_MAX_NAME)) {
         fail(w, KEEP_ERR_USAGE, "GGUF writer: bad tensor name '%.80s'", name ? name : "(null)");
         return 0;
     }

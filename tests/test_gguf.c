@@ -420,6 +420,8 @@ static void test_hand_built(void)
         {"tensor offset overlapping the end", f.t1_off, 1, 128},
         {"duplicate tensor name", f.t1_name + 1, -1, 'a'},
         {"NUL in tensor name", f.t0_name, -1, 0},
+        {"newline in tensor name", f.t0_name + 1, -1, '\n'},
+        {"escape in key", f.key1 + 2, -1, 0x1b},
         {"duplicate key", f.key1 + 8, -1, 'u'},
         {"bad magic", 0, -1, 'g'},
     };

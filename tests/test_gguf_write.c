@@ -305,7 +305,8 @@ static void test_misuse(void)
     } cases[] = {{"wrong byte count", 0},     {"row not a block multiple", 1}, {"zero dimension", 2},
                  {"duplicate tensor", 3},     {"five dims", 4},                {"unknown type", 5},
                  {"bad alignment", 6},        {"alignment key not u32", 7},    {"quantized from f32 unsupported type", 8},
-                 {"bad version", 9},          {"empty key", 10}};
+                 {"bad version", 9},          {"empty key", 10},
+                 {"newline in tensor name", 11}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         infer_gguf_writer *w = NULL;
         infer_gguf_writer_new(&w, &err);
@@ -345,6 +346,9 @@ static void test_misuse(void)
             break;
         case 10:
             rc = infer_gguf_writer_set_u32(w, "", 1);
+            break;
+        case 11:
+            rc = infer_gguf_writer_add_tensor_f32(w, "a\nb", INFER_T_F32, 2, ne, f);
             break;
         }
         infer_gguf_writer_set_str(w, "general.architecture", "x"); /* later calls do not clear the error */
