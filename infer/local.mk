@@ -6,3 +6,10 @@ tests_test_gguf_SOURCES = tests/test_gguf.c tests/tap.h
 tests_test_gguf_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_gguf_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_gguf
+libkeep_a_SOURCES += infer/vocab.c infer/vocab.h infer/tokenizer.c infer/tokenizer.h \
+	infer/tok_impl.h infer/tok_spm.c infer/tok_bpe.c infer/tok_wpm.c
+check_PROGRAMS += tests/test_tokenizer
+tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/tap.h
+tests_test_tokenizer_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_tokenizer
