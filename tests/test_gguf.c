@@ -3,6 +3,7 @@
  * headers built byte by byte here (each must be a one-line error). */
 #include "infer/gguf.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 
 #include "infer/ggml_types.h"
@@ -446,6 +447,56 @@ static void test_open_errors(void)
     keep_free(data);
 }
 
+static void test_describe(void)
+{
+    infer_gguf *g = NULL;
+    keep_err err = {0, {0}};
+    keep_buf b = {0};
+    if (infer_gguf_open(tap_fixture("models/tiny-llama-q4_k_m.gguf"), &g, &err) != KEEP_OK) {
+        OK(0, "open q4_k_m for describe");
+        return;
+    }
+    ASSERT_EQ_INT(infer_gguf_describe(g, &b, 0), KEEP_OK, "describe text");
+    OK(b.data && strstr(b.data, "architecture:     llama\n"), "text: architecture");
+    OK(b.data && strstr(b.data, "layers:           2\n"), "text: layers");
+    OK(b.data && strstr(b.data, "attention heads:  4 (kv heads: 2)"), "text: heads");
+    OK(b.data && strstr(b.data, "q4_K: ") && strstr(b.data, "q6_K: "), "text: per-type counts");
+    OK(b.data && strstr(b.data, "tokenizer:        llama (pre: -), vocabulary 4096"), "text: tokenizer");
+    OK(b.data && strstr(b.data, "chat template:    no"), "text: no chat template");
+    keep_buf_reset(&b);
+    ASSERT_EQ_INT(infer_gguf_describe(g, &b, 1), KEEP_OK, "describe json");
+    cJSON *j = cJSON_Parse(b.data);
+    OK(j != NULL, "json parses");
+    ASSERT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "architecture")), "llama", "json architecture");
+    ASSERT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")), "tiny-llama-f32", "json name (quantized from the f32 model)");
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "parameters")), 2622720, "json parameters");
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "file_size")), 1897824, "json file size");
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "embedding_length")), 256, "json embedding");
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "context_length")), 2048, "json context");
+    ASSERT_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "vocab_size")), 4096, "json vocab");
+    cJSON *types = cJSON_GetObjectItem(j, "tensor_types");
+    double sum = 0;
+    for (cJSON *c = types ? types->child : NULL; c; c = c->next)
+        sum += cJSON_GetNumberValue(c);
+    ASSERT_EQ_INT(sum, 20, "json per-type counts add up to 20");
+    OK(cJSON_GetObjectItem(types, "q6_K") != NULL, "json has q6_K");
+    OK(cJSON_IsNull(cJSON_GetObjectItem(j, "tokenizer_pre")), "json missing pre is null");
+    OK(cJSON_IsFalse(cJSON_GetObjectItem(j, "chat_template")), "json chat_template false");
+    cJSON_Delete(j);
+    infer_gguf_close(g);
+
+    keep_buf_reset(&b);
+    if (infer_gguf_open(tap_fixture("models/tiny-qwen2-q8_0.gguf"), &g, &err) == KEEP_OK) {
+        infer_gguf_describe(g, &b, 1);
+        j = cJSON_Parse(b.data);
+        OK(cJSON_IsTrue(cJSON_GetObjectItem(j, "chat_template")), "qwen2 has a chat template");
+        ASSERT_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "tokenizer_pre")), "qwen2", "qwen2 pre");
+        cJSON_Delete(j);
+        infer_gguf_close(g);
+    }
+    keep_buf_free(&b);
+}
+
 int main(void)
 {
     open_all("models");
@@ -460,5 +511,6 @@ int main(void)
     test_truncations("vocab/ggml-vocab-bert-bge.gguf");
     test_hand_built();
     test_open_errors();
+    test_describe();
     return tap_done();
 }
