@@ -6,7 +6,8 @@
  * Candidate pairs live in a binary heap (best score first, leftmost on ties)
  * and symbols in a linked list, so a text of n characters costs O(n log n).
  * A final symbol that is not a token (a character outside the vocabulary)
- * falls back to one <0xXX> token per byte, or to the unknown token. */
+ * falls back to one <0xXX> token per byte, or to the unknown token. Bytes
+ * that are not well-formed UTF-8 are characters of one byte each. */
 #include "infer/tok_impl.h"
 
 #include <string.h>
@@ -88,6 +89,18 @@ static int try_pair(spm_state *st, int32_t l, int32_t r)
     return heap_push(st, (bigram){st->t->v->scores[id], l, r, (uint32_t)size});
 }
 
+/* Bytes of the character at s: a well-formed UTF-8 sequence, else a single
+ * byte (which then becomes a byte token). llama.cpp trusts the lead byte
+ * alone; checking the continuation bytes keeps a following U+2581 whole, so
+ * invalid input still round-trips. */
+static size_t char_len(const char *s, size_t n)
+{
+    size_t l = infer__utf8_len((unsigned char)s[0]);
+    if (l > n || !keep_utf8_valid(s, l))
+        return 1;
+    return l;
+}
+
 static int emit_symbol(const infer_tokenizer *t, const char *s, size_t n, tok_ids *ids)
 {
     int32_t id = infer__tok_lookup(t, s, n);
@@ -137,7 +150,7 @@ int infer__spm_tokenize(const infer_tokenizer *t, const char *text, size_t len, 
     st.s = buf;
 
     size_t nsym = 0;
-    for (size_t i = 0; i < blen; i += infer__utf8_len((unsigned char)buf[i]))
+    for (size_t i = 0; i < blen; i += char_len(buf + i, blen - i))
         nsym++;
     st.prev = keep_reallocarray(NULL, nsym, sizeof *st.prev);
     st.next = keep_reallocarray(NULL, nsym, sizeof *st.next);
@@ -147,9 +160,7 @@ int infer__spm_tokenize(const infer_tokenizer *t, const char *text, size_t len, 
         goto fail;
     size_t k = 0;
     for (size_t i = 0; i < blen; k++) {
-        size_t l = infer__utf8_len((unsigned char)buf[i]);
-        if (l > blen - i)
-            l = blen - i;
+        size_t l = char_len(buf + i, blen - i);
         st.start[k] = (uint32_t)i;
         st.len[k] = (uint32_t)l;
         st.prev[k] = (int32_t)k - 1;

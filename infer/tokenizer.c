@@ -396,26 +396,34 @@ int infer_tokenizer_from_vocab(infer_vocab *v, infer_tokenizer **out, keep_err *
         t->begin_id = v->bos;
         t->end_id = v->eos;
     } else {
-        uint32_t n = v->n_tokens;
-        if (v->unk < 0 && n > 100)
-            v->unk = 100;
-        if (v->cls < 0 && n > 101)
-            v->cls = 101;
-        if (v->sep < 0 && n > 102)
-            v->sep = 102;
         t->add_bos = v->add_bos >= 0 ? v->add_bos : 1;
         t->add_eos = v->add_sep >= 0 ? v->add_sep : v->add_eos >= 0 ? v->add_eos : 1;
-        t->begin_id = v->cls >= 0 ? v->cls : v->bos;
-        t->end_id = v->sep >= 0 ? v->sep : v->eos;
-        for (uint32_t id = 0; id < n; id++)
+        for (uint32_t id = 0; id < v->n_tokens; id++)
             if (v->tok_len[id] >= 3 && memcmp(v->text + v->tok_off[id], "\xE2\x96\x81", 3) == 0) {
                 t->wpm_phantom_space = 1;
                 break;
             }
     }
-    if ((rc = build_token_hash(t, err)) != KEEP_OK || (rc = build_merge_hash(t, err)) != KEEP_OK ||
-        (rc = build_pieces(t, err)) != KEEP_OK || (rc = build_specials(t, err)) != KEEP_OK ||
-        (rc = build_eog(t, err)) != KEEP_OK)
+    if ((rc = build_token_hash(t, err)) != KEEP_OK)
+        goto fail;
+    if (v->kind == INFER_VOCAB_WPM) {
+        /* BERT vocabularies name their specials; files often omit the ids */
+        static const struct {
+            const char *name;
+            size_t off;
+        } named[] = {{"[UNK]", offsetof(infer_vocab, unk)},  {"[CLS]", offsetof(infer_vocab, cls)},
+                     {"[SEP]", offsetof(infer_vocab, sep)},  {"[PAD]", offsetof(infer_vocab, pad)},
+                     {"[MASK]", offsetof(infer_vocab, mask)}};
+        for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+            int32_t *field = (int32_t *)((char *)v + named[i].off);
+            if (*field < 0)
+                *field = infer__tok_lookup(t, named[i].name, strlen(named[i].name));
+        }
+        t->begin_id = v->cls >= 0 ? v->cls : v->bos;
+        t->end_id = v->sep >= 0 ? v->sep : v->eos;
+    }
+    if ((rc = build_merge_hash(t, err)) != KEEP_OK || (rc = build_pieces(t, err)) != KEEP_OK ||
+        (rc = build_specials(t, err)) != KEEP_OK || (rc = build_eog(t, err)) != KEEP_OK)
         goto fail;
     for (int b = 0; b < 256; b++) {
         char name[8];
