@@ -25,7 +25,10 @@
 
 typedef struct infer_tokenizer infer_tokenizer;
 
-#define INFER_TOK_MAX_TEXT ((size_t)64 << 20) /* bytes of text per tokenize call */
+/* Bytes of text per tokenize call: far above any context window (a 128k-token
+ * prompt is ~0.5 MB) while bounding the scratch memory of one call (SentencePiece
+ * needs ~64 bytes per character in the worst case). */
+#define INFER_TOK_MAX_TEXT ((size_t)4 << 20)
 
 /* Builds the tokenizer described by the tokenizer.ggml.* keys of an open GGUF
  * file. The tokenizer copies what it needs: g may be closed afterwards.
