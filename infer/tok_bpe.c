@@ -338,6 +338,8 @@ static size_t byte_char(unsigned b, char *out)
 static int bpe_word(bpe_state *st, const char *word, size_t n, tok_ids *ids)
 {
     const infer_tokenizer *t = st->t;
+    if (n == 0)
+        return KEEP_OK;
     if (bpe_reserve(st, n))
         return KEEP_ERR_NOMEM;
     size_t wl = 0;

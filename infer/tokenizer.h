@@ -12,7 +12,19 @@
  *
  * Text is untrusted: any bytes are accepted (invalid UTF-8 becomes byte
  * tokens where the vocabulary has them), and length is capped at
- * INFER_TOK_MAX_TEXT bytes. Internal to infer/. */
+ * INFER_TOK_MAX_TEXT bytes. Internal to infer/.
+ *
+ * Ids match llama.cpp's for every fixture (tests/test_tokenizer.c). Known
+ * differences, all outside well-formed input of the supported models:
+ *  - SentencePiece: a byte sequence that is not well-formed UTF-8 is split
+ *    into single bytes (llama.cpp trusts the lead byte), so it round-trips;
+ *  - BPE: a merged string that is not a token falls back to the tokens of its
+ *    characters (or UNK) rather than llama.cpp's per-byte lookup;
+ *  - no model-name-specific strip attributes on special tokens (llama.cpp
+ *    strips whitespace after Phi-3's chat tokens);
+ *  - pre-tokenizers: gpt-2, llama-bpe (llama3), qwen2 and a few aliases;
+ *    others fall back to GPT-2's regex with infer_tokenizer_warning() set;
+ *  - detokenize never applies "clean up tokenization spaces". */
 #ifndef KEEP_INFER_TOKENIZER_H
 #define KEEP_INFER_TOKENIZER_H
 

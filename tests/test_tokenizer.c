@@ -677,7 +677,7 @@ static int load_variant(int variant, keep_err *err, infer_tokenizer **out)
     static const char *const merges[] = {"a b"};
     static const char *const bad_merges[] = {"ab"};
     int32_t types[3] = {1, 1, 1};
-    float scores[3] = {0, 0, 0};
+    float scores[4] = {0, 0, 0, 0}; /* variant 9 declares one score too many */
     uint32_t nums[3] = {1, 2, 3};
     int rc = infer_gguf_writer_new(&w, err);
     if (rc != KEEP_OK)
