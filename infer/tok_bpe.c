@@ -84,8 +84,10 @@ int infer__bpe_init(infer_tokenizer *t, keep_err *err)
             PCRE2_UCHAR msg[120];
             pcre2_get_error_message(ecode, msg, sizeof msg);
             pcre2_compile_context_free(cctx);
-            return keep_err_set(err, KEEP_ERR_INTERNAL, "pre-tokenizer regex: %s at %zu",
-                                (const char *)msg, (size_t)eoff);
+            return keep_err_set(err, ecode == PCRE2_ERROR_HEAP_FAILED ? KEEP_ERR_NOMEM
+                                                                      : KEEP_ERR_INTERNAL,
+                                "pre-tokenizer regex: %s at %zu", (const char *)msg,
+                                (size_t)eoff);
         }
         /* JIT is an optimisation: without it (unsupported CPU) matching still works */
         (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);

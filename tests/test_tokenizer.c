@@ -570,6 +570,8 @@ static void test_api_bert(const infer_tokenizer *t)
 
 /* ---- hand-built vocabularies -------------------------------------------------------------- */
 
+static int build_quiet;
+
 static infer_vocab *build(const char *model, const char *pre, const char *const *toks,
                           const float *scores, const int *types, size_t n,
                           const char *const *merges, size_t nm)
@@ -587,7 +589,8 @@ static infer_vocab *build(const char *model, const char *pre, const char *const 
             goto fail;
     return v;
 fail:
-    printf("# build: %s\n", err.msg);
+    if (!build_quiet)
+        printf("# build: %s\n", err.msg);
     infer_vocab_free(v);
     return NULL;
 }
@@ -662,6 +665,53 @@ static void test_hand_built(void)
     printf("#   %s\n", err.msg);
     OK(infer_vocab_new("t5", NULL, &v, &err) == KEEP_ERR_UNSUPPORTED && v == NULL,
        "unsupported tokenizer model refused");
+}
+
+/* Every allocation of building and using a tokenizer may fail: the result
+ * is an error (never a crash or, under ASan, a leak), and with enough
+ * successful allocations everything works. */
+static void test_alloc_failures(void)
+{
+    static const char *const btok[] = {"a", "b", "ab", "\xC4\xA0", "<|x|>"};
+    static const int bty[] = {1, 1, 1, 1, INFER_TOKEN_CONTROL};
+    static const char *const bmer[] = {"a b"};
+    static const char *const kinds[] = {"gpt2", "llama", "bert"};
+    build_quiet = 1;
+    for (int k = 0; k < 3; k++) {
+        int ok_at = -1, crashed_rc = 0;
+        for (long n = 0; n < 400 && ok_at < 0; n++) {
+            keep_err err = {0, {0}};
+            keep_alloc_fail_after(n);
+            infer_vocab *v = build(kinds[k], "gpt-2", btok, NULL, bty, 5, k == 0 ? bmer : NULL,
+                                   k == 0 ? 1 : 0);
+            infer_tokenizer *t = NULL;
+            int32_t *ids = NULL;
+            size_t nid = 0;
+            keep_buf b = {0};
+            int rc = v ? infer_tokenizer_from_vocab(v, &t, &err) : KEEP_ERR_NOMEM;
+            if (rc == KEEP_OK)
+                rc = infer_tokenize_alloc(t, "ab a<|x|>b", 10,
+                                          INFER_TOK_ADD_SPECIAL | INFER_TOK_PARSE_SPECIAL, &ids,
+                                          &nid, &err);
+            if (rc == KEEP_OK)
+                rc = infer_detokenize(t, ids, nid, 0, &b, &err);
+            keep_alloc_fail_after(-1);
+            if (rc == KEEP_OK)
+                ok_at = (int)n;
+            else if (rc != KEEP_ERR_NOMEM) {
+                crashed_rc = rc;
+                printf("#   fail after %ld: %s\n", n, err.msg);
+            }
+            keep_buf_free(&b);
+            keep_free(ids);
+            infer_tokenizer_free(t);
+        }
+        char what[120];
+        snprintf(what, sizeof what, "%s: every failed allocation is NOMEM, success after %d",
+                 kinds[k], ok_at);
+        OK(ok_at > 0 && crashed_rc == 0, what);
+    }
+    build_quiet = 0;
 }
 
 /* ---- malformed GGUF vocabularies ---------------------------------------------------------------- */
@@ -824,6 +874,7 @@ int main(void)
     for (size_t i = 0; i < sizeof vocabs / sizeof vocabs[0]; i++)
         infer_tokenizer_free(kept[i]);
     test_hand_built();
+    test_alloc_failures();
     test_malformed_gguf();
     cJSON_Delete(extra);
     test_tiny_models();
