@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -48,6 +49,11 @@ typedef struct gguf_tensor {
     uint64_t offset;
 } gguf_tensor;
 
+typedef struct name_ix {
+    const char *name;
+    size_t idx;
+} name_ix;
+
 struct infer_gguf {
     const uint8_t *base;
     size_t size;
@@ -60,11 +66,10 @@ struct infer_gguf {
     size_t n_tensors;
     gguf_tensor *tensors;
     keep_buf arena;     /* NUL-terminated keys and tensor names */
-    size_t *kv_hash;    /* open addressing, index + 1, 0 = empty */
-    size_t kv_hcap;
-    size_t *t_hash;
-    size_t t_hcap;
-    const char *arch;
+    name_ix *kv_index;  /* sorted by key */
+    name_ix *t_index;   /* sorted by tensor name */
+    const char *arch;   /* arch_copy or "" */
+    char *arch_copy;
 };
 
 /* ---- little-endian loads (the file format is LE whatever the host) ------- */
@@ -194,54 +199,53 @@ static int skip_elems(cursor *c, uint32_t t, uint64_t count, size_t *offs)
     return KEEP_OK;
 }
 
-static size_t hash_str(const char *s)
+/* Name lookup is a sorted index and binary search rather than a hash table:
+ * a hostile file could pick names that collide in a hash and make opening
+ * quadratic; sorting stays O(n log n) whatever the names. */
+static int name_ix_cmp(const void *a, const void *b)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return (size_t)h;
+    const name_ix *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Builds an open-addressing table of n names; fails on a duplicate. */
-static int hash_build(size_t n, const char *(*name_of)(const infer_gguf *, size_t), const infer_gguf *g,
-                      size_t **table, size_t *cap, size_t *dup)
+/* Builds the sorted index of n names; KEEP_ERR_CORRUPT with *dup set (the
+ * later of the two) when a name repeats. */
+static int index_build(size_t n, const char *(*name_of)(const infer_gguf *, size_t), const infer_gguf *g,
+                       name_ix **out, size_t *dup)
 {
-    size_t c = 16;
-    while (c < n * 2)
-        c *= 2;
-    size_t *t = keep_calloc(c, sizeof *t);
+    name_ix *t = keep_reallocarray(NULL, n ? n : 1, sizeof *t);
     if (!t)
         return KEEP_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        const char *s = name_of(g, i);
-        size_t h = hash_str(s) & (c - 1);
-        while (t[h]) {
-            if (strcmp(name_of(g, t[h] - 1), s) == 0) {
-                keep_free(t);
-                *dup = i;
-                return KEEP_ERR_CORRUPT;
-            }
-            h = (h + 1) & (c - 1);
-        }
-        t[h] = i + 1;
+        t[i].name = name_of(g, i);
+        t[i].idx = i;
     }
-    *table = t;
-    *cap = c;
+    qsort(t, n, sizeof *t, name_ix_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(t[i - 1].name, t[i].name) == 0) {
+            *dup = t[i].idx;
+            keep_free(t);
+            return KEEP_ERR_CORRUPT;
+        }
+    *out = t;
     return KEEP_OK;
 }
 
-static long hash_find(const size_t *t, size_t cap, const char *(*name_of)(const infer_gguf *, size_t),
-                      const infer_gguf *g, const char *s)
+static long index_find(const name_ix *t, size_t n, const char *s)
 {
     if (!t || !s)
         return -1;
-    size_t h = hash_str(s) & (cap - 1);
-    while (t[h]) {
-        if (strcmp(name_of(g, t[h] - 1), s) == 0)
-            return (long)(t[h] - 1);
-        h = (h + 1) & (cap - 1);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t[mid].name, s);
+        if (c == 0)
+            return (long)t[mid].idx;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return -1;
 }
@@ -255,11 +259,15 @@ static const char *tensor_name(const infer_gguf *g, size_t i)
     return g->tensors[i].name;
 }
 
-/* Copies a name into the arena with a NUL; refuses embedded NULs. */
+/* Copies a name into the arena with a NUL. Control characters (NUL
+ * included) are refused: no real key or tensor name has them, and names are
+ * quoted in one-line error messages. */
 static int arena_add(infer_gguf *g, cursor *c, size_t off, size_t len, size_t *at, const char *what)
 {
-    if (memchr(c->p + off, 0, len))
-        return keep_err_set(c->err, KEEP_ERR_CORRUPT, "corrupt GGUF: %s at offset %zu contains a NUL byte", what, off);
+    for (size_t i = 0; i < len; i++)
+        if (c->p[off + i] < 0x20 || c->p[off + i] == 0x7f)
+            return keep_err_set(c->err, KEEP_ERR_CORRUPT, "corrupt GGUF: %s at offset %zu contains control character 0x%02x",
+                                what, off, c->p[off + i]);
     *at = g->arena.len;
     if (keep_buf_append(&g->arena, c->p + off, len) || keep_buf_putc(&g->arena, 0))
         return keep_err_set(c->err, KEEP_ERR_NOMEM, "out of memory reading GGUF %s", what);
@@ -304,11 +312,16 @@ static int parse_kv(infer_gguf *g, cursor *c, gguf_kv *kv)
         if (kv->count > (c->len - c->pos) / 8)
             return keep_err_set(c->err, KEEP_ERR_CORRUPT, "corrupt GGUF: array of %llu strings at offset %zu exceeds the file",
                                 (unsigned long long)kv->count, c->pos);
+        /* Validate first, allocate after: a hostile count costs a scan of
+         * the bytes that are really there, not an allocation it names. */
+        if ((rc = skip_elems(c, INFER_GGUF_STRING, kv->count, NULL)))
+            return rc;
         kv->str_offs = keep_reallocarray(NULL, kv->count ? (size_t)kv->count : 1, sizeof(size_t));
         if (!kv->str_offs)
             return keep_err_set(c->err, KEEP_ERR_NOMEM, "out of memory for a GGUF string array of %llu entries",
                                 (unsigned long long)kv->count);
-        return skip_elems(c, INFER_GGUF_STRING, kv->count, kv->str_offs);
+        cursor again = {c->p, c->len, kv->val, c->err};
+        return skip_elems(&again, INFER_GGUF_STRING, kv->count, kv->str_offs);
     }
     if (kv->elem_type != INFER_GGUF_ARRAY)
         return skip_elems(c, kv->elem_type, kv->count, NULL);
@@ -386,8 +399,9 @@ static void gguf_free(infer_gguf *g)
         keep_free(g->kv[i].str_offs);
     keep_free(g->kv);
     keep_free(g->tensors);
-    keep_free(g->kv_hash);
-    keep_free(g->t_hash);
+    keep_free(g->kv_index);
+    keep_free(g->t_index);
+    keep_free(g->arch_copy);
     keep_buf_free(&g->arena);
     if (g->mapped && g->base)
         munmap((void *)g->base, g->size);
@@ -421,18 +435,35 @@ static int parse(infer_gguf *g, keep_err *err)
     if (n_tensors > left / MIN_TENSOR_BYTES)
         return keep_err_set(err, KEEP_ERR_CORRUPT, "corrupt GGUF: %llu tensors cannot fit in %zu bytes",
                             (unsigned long long)n_tensors, left);
-    g->kv = keep_calloc(n_kv ? (size_t)n_kv : 1, sizeof *g->kv);
-    g->tensors = keep_calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *g->tensors);
-    if (!g->kv || !g->tensors)
-        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory for GGUF tables");
-
+    /* The tables grow as entries parse, so memory follows the entries that
+     * are really in the file rather than the counts the header claims. */
     g->alignment = INFER_GGUF_DEFAULT_ALIGNMENT;
+    size_t cap = 0;
     for (size_t i = 0; i < n_kv; i++) {
+        if (i == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            gguf_kv *n = keep_reallocarray(g->kv, nc, sizeof *n);
+            if (!n)
+                return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory for GGUF metadata");
+            g->kv = n;
+            cap = nc;
+        }
+        memset(&g->kv[i], 0, sizeof g->kv[i]);
         g->n_kv = i + 1; /* so that gguf_free() sees str_offs */
         if ((rc = parse_kv(g, c, &g->kv[i])))
             return rc;
     }
+    cap = 0;
     for (size_t i = 0; i < n_tensors; i++) {
+        if (i == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            gguf_tensor *n = keep_reallocarray(g->tensors, nc, sizeof *n);
+            if (!n)
+                return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory for GGUF tensors");
+            g->tensors = n;
+            cap = nc;
+        }
+        memset(&g->tensors[i], 0, sizeof g->tensors[i]);
         g->n_tensors = i + 1;
         if ((rc = parse_tensor(g, c, &g->tensors[i])))
             return rc;
@@ -443,12 +474,12 @@ static int parse(infer_gguf *g, keep_err *err)
     for (size_t i = 0; i < g->n_tensors; i++)
         g->tensors[i].name = g->arena.data + g->tensors[i].name_off;
     size_t dup = 0;
-    rc = hash_build(g->n_kv, kv_name, g, &g->kv_hash, &g->kv_hcap, &dup);
+    rc = index_build(g->n_kv, kv_name, g, &g->kv_index, &dup);
     if (rc == KEEP_ERR_CORRUPT)
         return keep_err_set(err, rc, "corrupt GGUF: duplicate metadata key '%.80s'", g->kv[dup].key);
     if (rc)
         return keep_err_set(err, rc, "out of memory indexing GGUF metadata");
-    rc = hash_build(g->n_tensors, tensor_name, g, &g->t_hash, &g->t_hcap, &dup);
+    rc = index_build(g->n_tensors, tensor_name, g, &g->t_index, &dup);
     if (rc == KEEP_ERR_CORRUPT)
         return keep_err_set(err, rc, "corrupt GGUF: duplicate tensor name '%.80s'", g->tensors[dup].name);
     if (rc)
@@ -473,18 +504,15 @@ static int parse(infer_gguf *g, keep_err *err)
         if (kv->type != INFER_GGUF_STRING)
             return keep_err_set(err, KEEP_ERR_CORRUPT, "corrupt GGUF: general.architecture is %s, not a string",
                                 infer_gguf_vtype_name(kv->type));
-        size_t len = (size_t)ld64(g->base + kv->val), at;
-        cursor ac = {g->base, g->size, kv->val, err};
-        if (len > 256)
-            return keep_err_set(err, KEEP_ERR_CORRUPT, "corrupt GGUF: general.architecture is %zu bytes long", len);
-        if ((rc = arena_add(g, &ac, kv->val + 8, len, &at, "general.architecture")))
-            return rc;
-        /* The arena may have moved: re-resolve every name. */
-        for (size_t i = 0; i < g->n_kv; i++)
-            g->kv[i].key = g->arena.data + g->kv[i].key_off;
-        for (size_t i = 0; i < g->n_tensors; i++)
-            g->tensors[i].name = g->arena.data + g->tensors[i].name_off;
-        g->arch = g->arena.data + at;
+        size_t len = (size_t)ld64(g->base + kv->val);
+        const char *a = (const char *)g->base + kv->val + 8;
+        if (len > 256 || memchr(a, 0, len))
+            return keep_err_set(err, KEEP_ERR_CORRUPT, "corrupt GGUF: general.architecture is not a short name");
+        /* Its own copy: the arena must not move once the indexes point into it. */
+        g->arch_copy = keep_strndup(a, len);
+        if (!g->arch_copy)
+            return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory reading general.architecture");
+        g->arch = g->arch_copy;
     }
 
     size_t pad = (g->alignment - c->pos % g->alignment) % g->alignment;
@@ -604,7 +632,7 @@ size_t infer_gguf_kv_count(const infer_gguf *g)
 
 long infer_gguf_find_key(const infer_gguf *g, const char *key)
 {
-    return hash_find(g->kv_hash, g->kv_hcap, kv_name, g, key);
+    return index_find(g->kv_index, g->n_kv, key);
 }
 
 const char *infer_gguf_key(const infer_gguf *g, size_t i)
@@ -921,7 +949,7 @@ int infer_gguf_get_tensor(const infer_gguf *g, size_t i, infer_gguf_tensor *t)
 
 long infer_gguf_find_tensor(const infer_gguf *g, const char *name)
 {
-    return hash_find(g->t_hash, g->t_hcap, tensor_name, g, name);
+    return index_find(g->t_index, g->n_tensors, name);
 }
 
 int infer_gguf_tensor_by_name(const infer_gguf *g, const char *name, infer_gguf_tensor *t)

@@ -89,7 +89,7 @@ const char *infer_gguf_vtype_name(uint32_t vtype);
 /* ---- metadata by index --------------------------------------------------- */
 
 size_t infer_gguf_kv_count(const infer_gguf *g);
-/* Index of key, or -1 when absent. Hash lookup. */
+/* Index of key, or -1 when absent. Binary search (O(log n)). */
 long infer_gguf_find_key(const infer_gguf *g, const char *key);
 /* Key i, NUL-terminated (keys are copied at open); NULL when i is out of range. */
 const char *infer_gguf_key(const infer_gguf *g, size_t i);
@@ -146,7 +146,7 @@ long infer_gguf_find_arch_key(const infer_gguf *g, const char *suffix);
 size_t infer_gguf_tensor_count(const infer_gguf *g);
 /* Fills *t with tensor i; KEEP_ERR_NOTFOUND when out of range. */
 int infer_gguf_get_tensor(const infer_gguf *g, size_t i, infer_gguf_tensor *t);
-/* Index of the tensor named name, -1 when absent. Hash lookup. */
+/* Index of the tensor named name, -1 when absent. Binary search. */
 long infer_gguf_find_tensor(const infer_gguf *g, const char *name);
 /* By name; KEEP_ERR_NOTFOUND when absent. */
 int infer_gguf_tensor_by_name(const infer_gguf *g, const char *name, infer_gguf_tensor *t);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ggml_types.h"
+#include "quant.h"
 
 #define MAX_ALIGNMENT (1u << 20)
 
@@ -26,8 +27,10 @@ typedef struct wtensor {
     uint32_t type;
     uint32_t n_dims;
     uint64_t ne[INFER_GGUF_MAX_DIMS];
-    void *data;
+    void *data;           /* NULL for a generated tensor */
     size_t nbytes;
+    infer_gguf_row_fn gen; /* rows produced while writing */
+    void *gen_ctx;
 } wtensor;
 
 struct infer_gguf_writer {
@@ -90,10 +93,21 @@ int infer_gguf_writer_set_alignment(infer_gguf_writer *w, uint32_t a)
     return infer_gguf_writer_set_u32(w, "general.alignment", a);
 }
 
+/* Keys and tensor names: no control characters (the reader refuses them). */
+static int name_ok(const char *s, size_t max)
+{
+    if (!s || !s[0] || strlen(s) > max)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* The entry for key, emptied for a new value (created when absent). */
 static wkv *slot(infer_gguf_writer *w, const char *key, uint32_t type)
 {
-    if (!key || !key[0] || strlen(key) > 65535) {
+    if (!name_ok(key, 65535)) {
         fail(w, KEEP_ERR_USAGE, "GGUF writer: bad metadata key '%.80s'", key ? key : "(null)");
         return NULL;
     }
@@ -275,7 +289,7 @@ int infer_gguf_writer_set_arr_str(infer_gguf_writer *w, const char *key, const c
 static uint64_t check_shape(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                             const uint64_t *ne, size_t *nbytes)
 {
-    if (!name || !name[0] || strlen(name) > INFER_GGUF_MAX_NAME) {
+    if (!name_ok(name, INFER_GGUF_MAX_NAME)) {
         fail(w, KEEP_ERR_USAGE, "GGUF writer: bad tensor name '%.80s'", name ? name : "(null)");
         return 0;
     }
@@ -352,6 +366,26 @@ int infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name, uint32_
     return push_tensor(w, name, type, n_dims, ne, copy, nbytes);
 }
 
+/* Encodes one row of cols floats as type into out (row bytes). */
+static int encode_row(uint32_t type, const float *src, void *out, size_t cols)
+{
+    if (type == INFER_T_F32) {
+        memcpy(out, src, cols * sizeof(float));
+    } else if (type == INFER_T_F16 || type == INFER_T_BF16) {
+        uint16_t *h = out;
+        for (size_t i = 0; i < cols; i++)
+            h[i] = type == INFER_T_F16 ? infer_gguf_f32_to_f16(src[i]) : infer_gguf_f32_to_bf16(src[i]);
+    } else {
+        return infer_quantize_row(type, src, out, cols);
+    }
+    return KEEP_OK;
+}
+
+static int can_encode(uint32_t type)
+{
+    return type == INFER_T_F32 || type == INFER_T_F16 || type == INFER_T_BF16 || infer_can_quantize(type);
+}
+
 int infer_gguf_writer_add_tensor_f32(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                      const uint64_t *ne, const float *data)
 {
@@ -361,19 +395,37 @@ int infer_gguf_writer_add_tensor_f32(infer_gguf_writer *w, const char *name, uin
         return w->err.code;
     if (!data)
         return fail(w, KEEP_ERR_USAGE, "GGUF writer: NULL data for tensor '%.80s'", name);
-    if (type != INFER_T_F32 && type != INFER_T_F16 && type != INFER_T_BF16)
+    if (!can_encode(type))
         return fail(w, KEEP_ERR_UNSUPPORTED, "GGUF writer: cannot encode tensor '%.80s' to that type from f32", name);
     void *out = keep_malloc(nbytes ? nbytes : 1);
     if (!out)
         return fail(w, KEEP_ERR_NOMEM, "out of memory encoding tensor '%.80s'", name);
-    if (type == INFER_T_F32) {
-        memcpy(out, data, nbytes);
-    } else {
-        uint16_t *h = out;
-        for (uint64_t i = 0; i < n; i++)
-            h[i] = type == INFER_T_F16 ? infer_gguf_f32_to_f16(data[i]) : infer_gguf_f32_to_bf16(data[i]);
-    }
+    /* row by row: the quantizers work on whole rows of whole blocks */
+    size_t row = infer_type_row_bytes(type, ne[0]);
+    for (uint64_t r = 0; r < n / ne[0]; r++)
+        if (encode_row(type, data + r * ne[0], (char *)out + r * row, (size_t)ne[0]) != KEEP_OK) {
+            keep_free(out);
+            return fail(w, KEEP_ERR_INTERNAL, "GGUF writer: encoding tensor '%.80s' failed", name);
+        }
     return push_tensor(w, name, type, n_dims, ne, out, nbytes);
+}
+
+int infer_gguf_writer_add_tensor_gen(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                                     const uint64_t *ne, infer_gguf_row_fn gen, void *ctx)
+{
+    size_t nbytes = 0;
+    if (!check_shape(w, name, type, n_dims, ne, &nbytes))
+        return w->err.code;
+    if (!gen)
+        return fail(w, KEEP_ERR_USAGE, "GGUF writer: NULL generator for tensor '%.80s'", name);
+    if (!can_encode(type))
+        return fail(w, KEEP_ERR_UNSUPPORTED, "GGUF writer: cannot encode tensor '%.80s' to that type from f32", name);
+    int rc = push_tensor(w, name, type, n_dims, ne, NULL, nbytes);
+    if (rc == KEEP_OK) {
+        w->t[w->n_t - 1].gen = gen;
+        w->t[w->n_t - 1].gen_ctx = ctx;
+    }
+    return rc;
 }
 
 /* ---- output ------------------------------------------------------------------- */
@@ -409,6 +461,40 @@ static size_t writer_alignment(const infer_gguf_writer *w, keep_err *err, int *r
             return a;
         }
     return INFER_GGUF_DEFAULT_ALIGNMENT;
+}
+
+/* Streams a generated tensor: one f32 row and one encoded row in memory. */
+static int emit_generated(const wtensor *t, sink_fn sink, void *ctx, keep_err *err)
+{
+    size_t cols = (size_t)t->ne[0];
+    size_t rb = infer_type_row_bytes(t->type, cols);
+    uint64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
+    float *src = keep_reallocarray(NULL, cols, sizeof *src);
+    void *enc = keep_malloc(rb);
+    int rc = KEEP_OK;
+    if (!src || !enc) {
+        rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory generating tensor '%.80s'", t->name);
+        goto done;
+    }
+    for (uint64_t r = 0; r < rows; r++) {
+        if ((rc = t->gen(t->gen_ctx, t->name, r, src, cols))) {
+            rc = keep_err_set(err, rc, "GGUF writer: generator failed for tensor '%.80s' row %llu", t->name,
+                              (unsigned long long)r);
+            goto done;
+        }
+        if (encode_row(t->type, src, enc, cols) != KEEP_OK) {
+            rc = keep_err_set(err, KEEP_ERR_INTERNAL, "GGUF writer: encoding tensor '%.80s' failed", t->name);
+            goto done;
+        }
+        if (sink(ctx, enc, rb)) {
+            rc = keep_err_set(err, KEEP_ERR_IO, "GGUF write failed: %s", strerror(errno ? errno : EIO));
+            goto done;
+        }
+    }
+done:
+    keep_free(src);
+    keep_free(enc);
+    return rc;
 }
 
 /* Streams the file to sink. */
@@ -460,11 +546,22 @@ static int emit(const infer_gguf_writer *w, sink_fn sink, void *ctx, keep_err *e
     size_t pos;
     if (sink(ctx, h.data, h.len) || emit_pad(sink, ctx, h.len, align, &pos))
         goto io;
-    for (size_t i = 0; i < w->n_t; i++)
-        if (sink(ctx, w->t[i].data, w->t[i].nbytes) || emit_pad(sink, ctx, pos + w->t[i].nbytes, align, &pos))
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        if (t->gen) {
+            if ((rc = emit_generated(t, sink, ctx, err)))
+                goto out;
+        } else if (sink(ctx, t->data, t->nbytes)) {
             goto io;
+        }
+        if (emit_pad(sink, ctx, pos + t->nbytes, align, &pos))
+            goto io;
+    }
     keep_buf_free(&h);
     return KEEP_OK;
+out:
+    keep_buf_free(&h);
+    return rc;
 nomem:
     keep_buf_free(&h);
     return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory writing GGUF header");

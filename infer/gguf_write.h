@@ -5,7 +5,9 @@
  * then write it to a path (atomically: temporary file + rename) or to memory.
  * Setters record the first error in the writer ("sticky"), so a caller may
  * chain them and check only the final write; each also returns its status.
- * Setting a key twice replaces its value in place. Tensor data is copied. */
+ * Setting a key twice replaces its value in place. Tensor data is copied,
+ * except for generated tensors (add_tensor_gen), produced row by row while
+ * writing. */
 #ifndef KEEP_INFER_GGUF_WRITE_H
 #define KEEP_INFER_GGUF_WRITE_H
 
@@ -56,10 +58,21 @@ int infer_gguf_writer_set_arr_str(infer_gguf_writer *w, const char *key, const c
 int infer_gguf_writer_add_tensor(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                  const uint64_t *ne, const void *data, size_t nbytes);
 /* Adds a tensor from n_elements floats, encoding it as type: F32, F16 or BF16
- * (round to nearest even), or a quantized type when infer/quant.h can
- * encode it. */
+ * (round to nearest even), or any block type infer_can_quantize() accepts
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K), quantized row by row with
+ * the reference quantizers of infer/quant.h (deterministic bytes). */
 int infer_gguf_writer_add_tensor_f32(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                      const uint64_t *ne, const float *data);
+
+/* A row generator: fills row[0..cols) with the floats of row `row` of the
+ * tensor named name (rows counted over ne[1..3]); returns KEEP_OK or an error
+ * code that aborts the write. */
+typedef int (*infer_gguf_row_fn)(void *ctx, const char *name, uint64_t row, float *out, size_t cols);
+/* Adds a tensor whose rows gen produces while the file is written, encoded
+ * like add_tensor_f32: memory stays one row whatever the tensor size, for
+ * benchmark models of real shapes. ctx must stay valid until the write. */
+int infer_gguf_writer_add_tensor_gen(infer_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                                     const uint64_t *ne, infer_gguf_row_fn gen, void *ctx);
 
 /* ---- output ------------------------------------------------------------------- */
 /* Writes path.tmpXXXXXX then renames it over path; nothing is left behind on

@@ -229,7 +229,7 @@ static void test_truncations(const char *file)
 
 typedef struct fields {
     size_t version, n_tensors, n_kv, key0_len, key0_type, align_type, align_val, arr_type, arr_count, arr_str0_len,
-        bool_val, t0_name, t0_ndims, t0_ne0, t0_ne1, t0_type, t0_off, t1_name, t1_off, key1;
+        bool_val, nested_type, nested_inner, t0_name, t0_ndims, t0_ne0, t0_ne1, t0_type, t0_off, t1_name, t1_off, key1;
 } fields;
 
 static void p32(keep_buf *b, uint32_t v)
@@ -246,7 +246,8 @@ static void pstr(keep_buf *b, const char *s)
     keep_buf_puts(b, s);
 }
 
-/* A valid little file: 5 keys, 2 f32 tensors; f records where each field is. */
+/* A valid little file: 6 keys, an f32 and a q8_0 tensor; f records where each
+ * field is. */
 static void build(keep_buf *b, fields *f)
 {
     keep_buf_puts(b, "GGUF");
@@ -255,7 +256,7 @@ static void build(keep_buf *b, fields *f)
     f->n_tensors = b->len;
     p64(b, 2);
     f->n_kv = b->len;
-    p64(b, 5);
+    p64(b, 6);
     f->key0_len = b->len;
     pstr(b, "general.architecture");
     f->key0_type = b->len;
@@ -286,6 +287,19 @@ static void build(keep_buf *b, fields *f)
     p32(b, INFER_GGUF_I16);
     p64(b, 2);
     p32(b, 0xfffe0007u);
+    pstr(b, "test.nested"); /* [[1, 2], ["x"]]: one level of nesting is accepted */
+    p32(b, INFER_GGUF_ARRAY);
+    f->nested_type = b->len;
+    p32(b, INFER_GGUF_ARRAY);
+    p64(b, 2);
+    p32(b, INFER_GGUF_U8);
+    p64(b, 2);
+    keep_buf_putc(b, 1);
+    keep_buf_putc(b, 2);
+    f->nested_inner = b->len;
+    p32(b, INFER_GGUF_STRING);
+    p64(b, 1);
+    pstr(b, "x");
     f->t0_name = b->len + 8;
     pstr(b, "ta");
     f->t0_ndims = b->len;
@@ -344,6 +358,16 @@ static void test_hand_built(void)
         OK(li >= 0 && infer_gguf_arr_i64(g, (size_t)li, 1, &v) == KEEP_OK && v == -2, "i16 array element -2");
         OK(infer_gguf_arr_i64(g, (size_t)li, 0, &v) == KEEP_OK && v == 7, "i16 array element 7");
         ASSERT_EQ_INT(infer_gguf_arr_f64(g, (size_t)li, 0, &(double){0}), KEEP_ERR_PARSE, "i16 is not float");
+        long ne = infer_gguf_find_key(g, "test.nested");
+        uint32_t et = 0;
+        uint64_t cnt = 0;
+        OK(ne >= 0 && !infer_gguf_arr_info(g, (size_t)ne, &et, &cnt) && et == INFER_GGUF_ARRAY && cnt == 2,
+           "array of arrays accepted, 2 elements");
+        const void *raw;
+        size_t es;
+        OK(ne >= 0 && infer_gguf_arr_data(g, (size_t)ne, &raw, &es, &cnt) == KEEP_ERR_PARSE &&
+               infer_gguf_arr_i64(g, (size_t)ne, 0, &v) == KEEP_ERR_PARSE,
+           "its elements are not readable as numbers");
         const char *s;
         size_t len;
         long si = infer_gguf_find_key(g, "test.list");
@@ -363,7 +387,9 @@ static void test_hand_built(void)
         {"huge tensor count", f.n_tensors, 1, UINT64_MAX},
         {"tensor count just past the file", f.n_tensors, 1, 3},
         {"huge kv count", f.n_kv, 1, (uint64_t)1 << 40},
-        {"kv count one too many", f.n_kv, 1, 6},
+        {"kv count one too many", f.n_kv, 1, 7},
+        {"nested array of unknown type", f.nested_inner, 0, 200},
+        {"arrays nested three deep", f.nested_inner, 0, INFER_GGUF_ARRAY},
         {"huge key length", f.key0_len, 1, UINT64_MAX - 3},
         {"key length past the end", f.key0_len, 1, 100000},
         {"zero key length", f.key0_len, 1, 0},
@@ -394,6 +420,8 @@ static void test_hand_built(void)
         {"tensor offset overlapping the end", f.t1_off, 1, 128},
         {"duplicate tensor name", f.t1_name + 1, -1, 'a'},
         {"NUL in tensor name", f.t0_name, -1, 0},
+        {"newline in tensor name", f.t0_name + 1, -1, '\n'},
+        {"escape in key", f.key1 + 2, -1, 0x1b},
         {"duplicate key", f.key1 + 8, -1, 'u'},
         {"bad magic", 0, -1, 'g'},
     };

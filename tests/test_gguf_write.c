@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "infer/ggml_types.h"
+#include "infer/quant.h"
 #include "tap.h"
 
 /* Rebuilds a writer from everything a reader exposes (keys in order, values,
@@ -304,7 +305,8 @@ static void test_misuse(void)
     } cases[] = {{"wrong byte count", 0},     {"row not a block multiple", 1}, {"zero dimension", 2},
                  {"duplicate tensor", 3},     {"five dims", 4},                {"unknown type", 5},
                  {"bad alignment", 6},        {"alignment key not u32", 7},    {"quantized from f32 unsupported type", 8},
-                 {"bad version", 9},          {"empty key", 10}};
+                 {"bad version", 9},          {"empty key", 10},
+                 {"newline in tensor name", 11}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         infer_gguf_writer *w = NULL;
         infer_gguf_writer_new(&w, &err);
@@ -337,13 +339,16 @@ static void test_misuse(void)
             infer_gguf_writer_set_u64(w, "general.alignment", 32);
             break;
         case 8:
-            rc = infer_gguf_writer_add_tensor_f32(w, "x", INFER_T_Q4_1, 1, (uint64_t[]){32}, f);
+            rc = infer_gguf_writer_add_tensor_f32(w, "x", INFER_T_I32, 1, (uint64_t[]){32}, f);
             break;
         case 9:
             rc = infer_gguf_writer_set_version(w, 1);
             break;
         case 10:
             rc = infer_gguf_writer_set_u32(w, "", 1);
+            break;
+        case 11:
+            rc = infer_gguf_writer_add_tensor_f32(w, "a\nb", INFER_T_F32, 2, ne, f);
             break;
         }
         infer_gguf_writer_set_str(w, "general.architecture", "x"); /* later calls do not clear the error */
@@ -456,6 +461,154 @@ static void test_describe_hostile(void)
     infer_gguf_writer_free(w);
 }
 
+/* Quantized tensors from f32: read back, they are exactly the reference
+ * quantizer's bytes and dequantize close to the input. */
+static void test_quantized(void)
+{
+    enum { COLS = 512, ROWS = 3 };
+    static float src[COLS * ROWS], back[COLS];
+    uint32_t seed = 12345;
+    for (int i = 0; i < COLS * ROWS; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        src[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * (1.0f + (float)(i % 7));
+    }
+    const uint32_t types[] = {INFER_T_Q8_0, INFER_T_Q4_0, INFER_T_Q4_1, INFER_T_Q5_0, INFER_T_Q5_1,
+                              INFER_T_Q2_K, INFER_T_Q3_K, INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K};
+    const double max_rel[] = {0.01, 0.12, 0.12, 0.06, 0.06, 0.45, 0.25, 0.12, 0.06, 0.03};
+    infer_gguf_writer *w = NULL;
+    keep_err err = {0, {0}};
+    infer_gguf_writer_new(&w, &err);
+    uint64_t ne[] = {COLS, ROWS};
+    size_t nt = sizeof types / sizeof types[0];
+    for (size_t i = 0; i < nt; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "w.%s", infer_type_get(types[i])->name);
+        char what[80];
+        snprintf(what, sizeof what, "add %s from f32", infer_type_get(types[i])->name);
+        ASSERT_EQ_INT(infer_gguf_writer_add_tensor_f32(w, name, types[i], 2, ne, src), KEEP_OK, what);
+    }
+    char *mem = NULL;
+    size_t len = 0;
+    infer_gguf *g = NULL;
+    OK(!infer_gguf_writer_to_memory(w, &mem, &len, &err) && !infer_gguf_open_memory(mem, len, &g, &err),
+       "quantized model opens");
+    for (size_t i = 0; g && i < nt; i++) {
+        const char *tn = infer_type_get(types[i])->name;
+        char name[32], what[120];
+        snprintf(name, sizeof name, "w.%s", tn);
+        infer_gguf_tensor t;
+        infer_gguf_tensor_by_name(g, name, &t);
+        size_t row = infer_type_row_bytes(types[i], COLS);
+        void *ref = keep_malloc(row * ROWS);
+        for (int r = 0; r < ROWS; r++)
+            infer_quantize_row(types[i], src + r * COLS, (char *)ref + r * row, COLS);
+        snprintf(what, sizeof what, "%s bytes are the reference quantizer's", tn);
+        OK(t.type == types[i] && t.nbytes == row * ROWS && !memcmp(t.data, ref, row * ROWS), what);
+        keep_free(ref);
+        double num = 0, den = 0;
+        for (int r = 0; r < ROWS; r++) {
+            infer_dequantize_row(types[i], (const char *)t.data + r * row, back, COLS);
+            for (int c = 0; c < COLS; c++) {
+                double d = back[c] - src[r * COLS + c];
+                num += d * d;
+                den += (double)src[r * COLS + c] * src[r * COLS + c];
+            }
+        }
+        double rel = sqrt(num / den);
+        snprintf(what, sizeof what, "%s relative RMS error %.4f < %.2f", tn, rel, max_rel[i]);
+        OK(rel < max_rel[i], what);
+    }
+    infer_gguf_close(g);
+    keep_free(mem);
+    infer_gguf_writer_free(w);
+}
+
+/* The writer's half conversions agree with infer/quant.h's everywhere. */
+static void test_half_agrees_with_quant(void)
+{
+    int ok = 1;
+    for (uint32_t x = 0; x < 0x10000 && ok; x++) {
+        float a = infer_gguf_f16_to_f32((uint16_t)x), b = infer_f16_to_f32((uint16_t)x);
+        float c = infer_gguf_bf16_to_f32((uint16_t)x), d = infer_bf16_to_f32((uint16_t)x);
+        if (memcmp(&a, &b, 4) || memcmp(&c, &d, 4))
+            ok = 0;
+    }
+    OK(ok, "f16/bf16 -> f32 identical to quant.h for all 65536 inputs");
+    ok = 1;
+    for (uint64_t x = 0; x < 0x100000000ull && ok; x += 4093) { /* a prime stride over all f32 bit patterns */
+        uint32_t bits = (uint32_t)x;
+        float f;
+        memcpy(&f, &bits, 4);
+        if (f != f)
+            continue;
+        if (infer_gguf_f32_to_f16(f) != infer_f32_to_f16(f) || infer_gguf_f32_to_bf16(f) != infer_f32_to_bf16(f))
+            ok = 0;
+    }
+    OK(ok, "f32 -> f16/bf16 identical to quant.h over a million f32 patterns");
+}
+
+typedef struct gen_ctx {
+    const float *src;
+    uint64_t fail_at;
+    uint64_t calls;
+} gen_ctx;
+
+static int gen_rows(void *ctx, const char *name, uint64_t row, float *out, size_t cols)
+{
+    gen_ctx *c = ctx;
+    (void)name;
+    c->calls++;
+    if (row == c->fail_at)
+        return KEEP_ERR_CANCELLED;
+    memcpy(out, c->src + row * cols, cols * sizeof *out);
+    return KEEP_OK;
+}
+
+/* Generated tensors are the same bytes as the same floats added at once. */
+static void test_generated(void)
+{
+    enum { COLS = 256, ROWS = 6 };
+    static float src[COLS * ROWS];
+    for (int i = 0; i < COLS * ROWS; i++)
+        src[i] = sinf((float)i * 0.37f) * 2.0f;
+    const uint32_t types[] = {INFER_T_F32, INFER_T_F16, INFER_T_BF16, INFER_T_Q8_0, INFER_T_Q4_K, INFER_T_Q6_K};
+    uint64_t ne[] = {COLS, 2, 3};
+    keep_err err = {0, {0}};
+    int all = 1;
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        infer_gguf_writer *a = NULL, *b = NULL;
+        infer_gguf_writer_new(&a, &err);
+        infer_gguf_writer_new(&b, &err);
+        gen_ctx c = {src, UINT64_MAX, 0};
+        infer_gguf_writer_add_tensor_f32(a, "t", types[k], 3, ne, src);
+        infer_gguf_writer_add_tensor_gen(b, "t", types[k], 3, ne, gen_rows, &c);
+        char *ma = NULL, *mb = NULL;
+        size_t la = 0, lb = 0;
+        if (infer_gguf_writer_to_memory(a, &ma, &la, &err) || infer_gguf_writer_to_memory(b, &mb, &lb, &err) ||
+            la != lb || memcmp(ma, mb, la) || c.calls != ROWS)
+            all = 0;
+        keep_free(ma);
+        keep_free(mb);
+        infer_gguf_writer_free(a);
+        infer_gguf_writer_free(b);
+    }
+    OK(all, "generated tensors equal f32-added tensors byte for byte (f32, f16, bf16, q8_0, q4_K, q6_K)");
+
+    infer_gguf_writer *w = NULL;
+    infer_gguf_writer_new(&w, &err);
+    gen_ctx c = {src, 4, 0};
+    infer_gguf_writer_add_tensor_gen(w, "t", INFER_T_Q8_0, 3, ne, gen_rows, &c);
+    char dir[] = "/tmp/keep-gguf-XXXXXX";
+    if (mkdtemp(dir)) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/g.gguf", dir);
+        ASSERT_EQ_INT(infer_gguf_writer_write(w, path, &err), KEEP_ERR_CANCELLED, "generator error aborts the write");
+        OK(strstr(err.msg, "row 4") != NULL, "error names the row");
+        OK(rmdir(dir) == 0, "nothing left behind (directory empty)");
+    }
+    infer_gguf_writer_free(w);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -463,5 +616,8 @@ int main(void)
     test_misuse();
     test_half();
     test_describe_hostile();
+    test_quantized();
+    test_half_agrees_with_quant();
+    test_generated();
     return tap_done();
 }
