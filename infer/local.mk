@@ -19,3 +19,12 @@ tests_test_dequant_fixtures_SOURCES = tests/test_dequant_fixtures.c tests/tap.h
 tests_test_dequant_fixtures_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_dequant_fixtures_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_dequant_fixtures
+# tokenizers
+libkeep_a_SOURCES += infer/vocab.c infer/vocab.h infer/tokenizer.c infer/tokenizer.h \
+	infer/tok_impl.h infer/tok_spm.c infer/tok_bpe.c infer/tok_wpm.c
+check_PROGRAMS += tests/test_tokenizer
+tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/tap.h
+tests_test_tokenizer_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_tokenizer
+FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
