@@ -28,3 +28,4 @@ tests_test_tokenizer_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_tokenizer
 FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
+libkeep_a_SOURCES += infer/infer.h infer/model_file.c
