@@ -1,3 +1,13 @@
 # ingest/local.mk — parsers, chunker, drop-folder watcher
 libkeep_a_SOURCES += ingest/doc.c ingest/doc.h
 libkeep_a_SOURCES += ingest/xml_safe.c ingest/xml_safe.h
+libkeep_a_SOURCES += ingest/encoding.c ingest/encoding.h
+libkeep_a_SOURCES += ingest/parse_csv.c ingest/parse_csv.h
+libkeep_a_SOURCES += ingest/parse_mail.c ingest/parse_mail.h
+libkeep_a_SOURCES += ingest/detect.c ingest/detect.h
+check_PROGRAMS += tests/test_mailtext
+tests_test_mailtext_SOURCES = tests/test_mailtext.c tests/tap.h
+tests_test_mailtext_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_mailtext_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_mailtext
+EXTRA_DIST += tests/data/mailtext
