@@ -11,3 +11,4 @@ tests_test_mailtext_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_mailtext_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_mailtext
 EXTRA_DIST += tests/data/mailtext
+FUZZ_TARGETS += tests/fuzz/fuzz_csv tests/fuzz/fuzz_email tests/fuzz/fuzz_encoding

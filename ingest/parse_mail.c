@@ -3,9 +3,10 @@
  * GMime parses the MIME structure; we walk the tree with our own depth cap,
  * pick the body parts, convert their charsets with encoding.c (so mail and
  * plain files share one policy) and hand attachments to the caller as bytes.
- * Embedded messages (message/rfc822) are registered with GMime as plain leaf
- * parts: their bytes are kept verbatim for the caller instead of being parsed
- * here, which also keeps one mail's recursion shallow. */
+ * Embedded messages (message/rfc822) are handed to the caller as their
+ * original bytes, cut from the input by GMime's header offsets and the
+ * enclosing boundary: re-serialising GMime's tree would re-encode headers,
+ * which GMime 3.2 can loop on for hostile parameters. */
 #include "parse_mail.h"
 
 #include <gmime/gmime.h>
@@ -33,15 +34,13 @@
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 
-static void gmime_setup(void)
-{
-    g_mime_init();
-    static const char *const rfc822[] = {"rfc822", "rfc2822", "global", "news"};
-    for (size_t i = 0; i < sizeof rfc822 / sizeof *rfc822; i++)
-        g_mime_object_register_type("message", rfc822[i], GMIME_TYPE_PART);
-}
+
+static void gmime_setup(void) { g_mime_init(); }
 
 typedef struct {
+    const char *data; /* the whole input: embedded messages are cut from it */
+    size_t len;
+    size_t msg_end; /* end of the current message within data */
     const ingest_limits *lim;
     ingest_doc *doc;
     keep_err *err;
@@ -49,6 +48,7 @@ typedef struct {
     unsigned attach_dropped;
     unsigned n_attach_seen;
     int nesting_overflow; /* GMime reported its own nesting limit */
+    int mbox;             /* messages come from an mbox (">From " escapes) */
 } mail_ctx;
 
 static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
@@ -105,14 +105,27 @@ static char *clean_value(const char *s, size_t cap)
     return u;
 }
 
+/* Whether the line at s is an mbox-escaped ">From " (mboxrd: ">>From "
+ * too); the writer added one '>'. */
+static int escaped_from(const char *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && s[k] == '>')
+        k++;
+    return k > 0 && n - k >= 5 && !memcmp(s + k, "From ", 5);
+}
+
 /* Appends mail text: blank lines end paragraphs, other line breaks become
- * spaces (mail is hard-wrapped at ~72 columns). */
-static int append_plain(ingest_doc *doc, const char *s, size_t len)
+ * spaces (mail is hard-wrapped at ~72 columns). unescape: the text comes
+ * from an mbox, whose writer escaped body lines starting with "From ". */
+static int append_plain(ingest_doc *doc, const char *s, size_t len, int unescape)
 {
     size_t i = 0;
     while (i < len) {
         const char *nl = memchr(s + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - s) + 1 : len;
+        if (unescape && escaped_from(s + i, end - i))
+            i++;
         size_t k = i;
         while (k < end && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
             k++;
@@ -143,7 +156,7 @@ static int html_to_doc(mail_ctx *c, const char *html, size_t len)
     if (rc == KEEP_OK)
         rc = ingest_doc_finish(&tmp);
     if (rc == KEEP_OK && (rc = append_plain(c->doc, tmp.text.data ? tmp.text.data : "",
-                                            tmp.text.len)))
+                                            tmp.text.len, 0)))
         rc = doc_fail(c, rc);
     ingest_doc_free(&tmp);
     return rc;
@@ -358,7 +371,7 @@ static int add_text_body(mail_ctx *c, GMimePart *part, int html)
         /* unreadable HTML loses that body only, not the mail */
         if (rc == KEEP_ERR_PARSE)
             rc = KEEP_OK;
-    } else if ((rc = append_plain(c->doc, text, tlen))) {
+    } else if ((rc = append_plain(c->doc, text, tlen, c->mbox))) {
         rc = doc_fail(c, rc);
     }
     keep_free(text);
@@ -374,7 +387,69 @@ static int is_signature(GMimeObject *o)
            is_type(o, "application", "pgp-keys");
 }
 
-static int walk(mail_ctx *c, GMimeObject *o, unsigned depth, int in_related);
+/* Smallest header offset of o (-1 when it has none). */
+static gint64 first_header_offset(GMimeObject *o, gint64 best)
+{
+    GMimeHeaderList *hl = o ? g_mime_object_get_header_list(o) : NULL;
+    int n = hl ? g_mime_header_list_get_count(hl) : 0;
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        gint64 off = h ? g_mime_header_get_offset(h) : -1;
+        if (off >= 0 && (best < 0 || off < best))
+            best = off;
+    }
+    return best;
+}
+
+/* An embedded message as the bytes it had in the input: from its first
+ * header to the line of the enclosing boundary (or the end of the message
+ * holding it), so the caller parses exactly what was sent. */
+static int add_embedded(mail_ctx *c, GMimeMessagePart *part, const char *boundary)
+{
+    GMimeMessage *m = g_mime_message_part_get_message(part);
+    if (!m)
+        return KEEP_OK;
+    gint64 first = first_header_offset((GMimeObject *)m, -1);
+    first = first_header_offset(g_mime_message_get_mime_part(m), first);
+    size_t end = c->msg_end <= c->len ? c->msg_end : c->len;
+    if (first < 0 || (guint64)first >= end)
+        return KEEP_OK;
+    size_t start = (size_t)first;
+    if (boundary && *boundary) {
+        size_t bl = strlen(boundary);
+        const char *p = c->data + start, *stop = c->data + end;
+        while (p < stop) {
+            const char *nl = memchr(p, '\n', (size_t)(stop - p));
+            if (!nl)
+                break;
+            size_t rest = (size_t)(stop - nl - 1);
+            if (rest >= bl + 2 && nl[1] == '-' && nl[2] == '-' && !memcmp(nl + 3, boundary, bl)) {
+                end = (size_t)(nl - c->data);
+                break;
+            }
+            p = nl + 1;
+        }
+    }
+    while (end > start && (c->data[end - 1] == '\r' || c->data[end - 1] == '\n'))
+        end--;
+    c->n_attach_seen++;
+    if (c->doc->n_attachments >= c->max_attach) {
+        c->attach_dropped++;
+        return KEEP_OK;
+    }
+    GMimeObject *po = (GMimeObject *)part;
+    const char *fn = g_mime_object_get_content_disposition_parameter(po, "filename");
+    if (!fn)
+        fn = g_mime_object_get_content_type_parameter(po, "name");
+    char *name = clean_name(fn, "message", c->n_attach_seen);
+    int rc = name ? ingest_doc_attach(c->doc, name, "message/rfc822", c->data + start, end - start)
+                  : KEEP_ERR_NOMEM;
+    keep_free(name);
+    return rc ? keep_err_set(c->err, rc, "out of memory adding an attachment") : KEEP_OK;
+}
+
+static int walk(mail_ctx *c, GMimeObject *o, unsigned depth, int in_related,
+                const char *boundary);
 
 /* The one alternative to render: plain text, else HTML, else the first
  * nested multipart (multipart/related holding the HTML and its images). */
@@ -420,7 +495,8 @@ static int walk_leaf(mail_ctx *c, GMimePart *part, int in_related)
     return KEEP_OK;
 }
 
-static int walk(mail_ctx *c, GMimeObject *o, unsigned depth, int in_related)
+static int walk(mail_ctx *c, GMimeObject *o, unsigned depth, int in_related,
+                const char *boundary)
 {
     if (!o)
         return KEEP_OK;
@@ -431,12 +507,15 @@ static int walk(mail_ctx *c, GMimeObject *o, unsigned depth, int in_related)
         return KEEP_OK; /* nothing readable without the key */
     if (GMIME_IS_MULTIPART(o)) {
         GMimeMultipart *mp = (GMimeMultipart *)o;
+        const char *own = g_mime_object_get_content_type_parameter(o, "boundary");
+        if (!own || !*own)
+            own = boundary;
         if (is_type(o, "multipart", "alternative"))
-            return walk(c, pick_alternative(mp), depth + 1, in_related);
+            return walk(c, pick_alternative(mp), depth + 1, in_related, own);
         int related = is_type(o, "multipart", "related");
         int n = g_mime_multipart_get_count(mp);
         for (int i = 0; i < n; i++) {
-            int rc = walk(c, g_mime_multipart_get_part(mp, i), depth + 1, related);
+            int rc = walk(c, g_mime_multipart_get_part(mp, i), depth + 1, related, own);
             if (rc)
                 return rc;
         }
@@ -444,24 +523,8 @@ static int walk(mail_ctx *c, GMimeObject *o, unsigned depth, int in_related)
     }
     if (GMIME_IS_PART(o))
         return walk_leaf(c, (GMimePart *)o, in_related);
-    if (GMIME_IS_MESSAGE_PART(o)) {
-        /* only when the rfc822 registration did not apply: keep it as a
-         * child document by re-serialising the message */
-        GMimeMessage *m = g_mime_message_part_get_message((GMimeMessagePart *)o);
-        if (!m)
-            return KEEP_OK;
-        c->n_attach_seen++;
-        if (c->doc->n_attachments >= c->max_attach) {
-            c->attach_dropped++;
-            return KEEP_OK;
-        }
-        char *s = g_mime_object_to_string((GMimeObject *)m, NULL);
-        char name[64];
-        snprintf(name, sizeof name, "message-%u.eml", c->n_attach_seen);
-        int rc = s ? ingest_doc_attach(c->doc, name, "message/rfc822", s, strlen(s)) : KEEP_OK;
-        g_free(s);
-        return rc ? keep_err_set(c->err, rc, "out of memory adding an attachment") : KEEP_OK;
-    }
+    if (GMIME_IS_MESSAGE_PART(o))
+        return add_embedded(c, (GMimeMessagePart *)o, boundary);
     return KEEP_OK;
 }
 
@@ -505,8 +568,8 @@ static char *address_short(InternetAddressList *l)
     return name && *name ? clean_value(name, MAX_NAME) : NULL;
 }
 
-/* Fills h; fields missing from the mail stay NULL. 0 or KEEP_ERR_NOMEM. */
-static int read_headers(GMimeMessage *m, mail_headers *h)
+/* Fills h; fields missing from the mail (or lost to OOM) stay NULL. */
+static void read_headers(GMimeMessage *m, mail_headers *h)
 {
     memset(h, 0, sizeof *h);
     h->from = address_list(g_mime_message_get_from(m));
@@ -528,7 +591,6 @@ static int read_headers(GMimeMessage *m, mail_headers *h)
         h->date = raw && *raw ? clean_value(raw, MAX_NAME) : NULL;
         h->date_short = raw && *raw ? clean_value(raw, MAX_NAME) : NULL;
     }
-    return KEEP_OK;
 }
 
 static int header_line(ingest_doc *doc, const char *label, const char *value)
@@ -561,9 +623,13 @@ static int header_block(ingest_doc *doc, const mail_headers *h, int with_subject
 
 /* ---- entry points --------------------------------------------------------------- */
 
-static void ctx_init(mail_ctx *c, const ingest_limits *lim, ingest_doc *doc, keep_err *err)
+static void ctx_init(mail_ctx *c, const char *data, size_t len, const ingest_limits *lim,
+                     ingest_doc *doc, keep_err *err)
 {
     memset(c, 0, sizeof *c);
+    c->data = data;
+    c->len = len;
+    c->msg_end = len;
     c->lim = lim;
     c->doc = doc;
     c->err = err;
@@ -619,7 +685,7 @@ int ingest_parse_email(const char *data, size_t len, const ingest_limits *lim, i
     if (lim && lim->max_file_bytes && len > lim->max_file_bytes)
         return keep_err_set(err, KEEP_ERR_TOOBIG, "mail of %zu bytes exceeds the limit", len);
     mail_ctx c;
-    ctx_init(&c, lim, doc, err);
+    ctx_init(&c, data, len, lim, doc, err);
     mail_headers h = {0};
     GMimeParserOptions *opts = NULL;
     GMimeMessage *m = NULL;
@@ -650,7 +716,7 @@ int ingest_parse_email(const char *data, size_t len, const ingest_limits *lim, i
         rc = doc_fail(&c, rc);
         goto done;
     }
-    if ((rc = walk(&c, g_mime_message_get_mime_part(m), 0, 0)))
+    if ((rc = walk(&c, g_mime_message_get_mime_part(m), 0, 0, NULL)))
         goto done;
     rc = finish(&c);
 done:
@@ -665,7 +731,7 @@ done:
 }
 
 /* "Subject — From, Date" with whichever parts the message has. */
-static int section_heading(ingest_doc *doc, const mail_headers *h, unsigned n)
+static int section_heading(ingest_doc *doc, const mail_headers *h)
 {
     keep_buf b = {0};
     int rc = keep_buf_puts(&b, h->subject ? h->subject : "(no subject)");
@@ -677,7 +743,6 @@ static int section_heading(ingest_doc *doc, const mail_headers *h, unsigned n)
         rc = keep_buf_puts(&b, ", ");
     if (!rc && h->date_short)
         rc = keep_buf_puts(&b, h->date_short);
-    (void)n;
     if (!rc)
         rc = ingest_doc_heading(doc, 1, b.data, b.len);
     keep_buf_free(&b);
@@ -692,7 +757,8 @@ int ingest_parse_mbox(const char *data, size_t len, const ingest_limits *lim, in
     if (len < 5 || memcmp(data, "From ", 5) != 0)
         return keep_err_set(err, KEEP_ERR_PARSE, "not an mbox (no \"From \" line at the start)");
     mail_ctx c;
-    ctx_init(&c, lim, doc, err);
+    ctx_init(&c, data, len, lim, doc, err);
+    c.mbox = 1;
     GMimeParserOptions *opts = g_mime_parser_options_new();
     GMimeParser *p = open_parser(data, len, GMIME_FORMAT_MBOX);
     int rc = KEEP_OK;
@@ -708,6 +774,7 @@ int ingest_parse_mbox(const char *data, size_t len, const ingest_limits *lim, in
         if (!m)
             break;
         gint64 pos = g_mime_parser_tell(p);
+        c.msg_end = pos > 0 && (guint64)pos < len ? (size_t)pos : len;
         if (c.nesting_overflow) {
             g_object_unref(m);
             rc = keep_err_set(err, KEEP_ERR_TOOBIG, "MIME parts nested too deeply in message %u",
@@ -717,13 +784,13 @@ int ingest_parse_mbox(const char *data, size_t len, const ingest_limits *lim, in
         mail_headers h;
         read_headers(m, &h);
         count++;
-        rc = section_heading(doc, &h, count);
+        rc = section_heading(doc, &h);
         if (!rc)
             rc = header_block(doc, &h, 0);
         if (rc)
             rc = doc_fail(&c, rc);
         else
-            rc = walk(&c, g_mime_message_get_mime_part(m), 0, 0);
+            rc = walk(&c, g_mime_message_get_mime_part(m), 0, 0, NULL);
         headers_free(&h);
         g_object_unref(m);
         if (rc)

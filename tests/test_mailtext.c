@@ -380,7 +380,8 @@ static void test_email(void)
                       "Dritte Nachricht ✓ — carol@example.com, 2024-01-03 12:00",
                       "section 3 heading (encoded subject)");
     }
-    OK(contains(d.text.data, "Body of the first message."), "mbox body 1");
+    OK(contains(d.text.data, "Body of the first message. From here on, an escaped line."),
+       "mbox body 1, >From unescaped");
     OK(contains(d.text.data, "Body of the second message."), "mbox body 2");
     OK(contains(d.text.data, "Body of the third message."), "mbox body 3");
     ASSERT_EQ_INT(d.n_attachments, 1, "mbox attachment");
@@ -425,16 +426,32 @@ static void test_hostile_mail(void)
     ingest_doc_free(&d);
     keep_buf_free(&mbox);
 
-    /* 10,000 nested message/rfc822: one attachment, parsed lazily */
+    /* 10,000 nested message/rfc822 */
     keep_buf_reset(&b);
     keep_buf_puts(&b, "From: a@b.c\nSubject: russian doll\n");
     for (int i = 0; i < 10000; i++)
         keep_buf_puts(&b, "Content-Type: message/rfc822\n\nFrom: a@b.c\n");
     keep_buf_puts(&b, "\nbottom\n");
+    t0 = keep_now_ms();
     ingest_doc_init(&d, &lim);
     rc = ingest_parse_email(b.data, b.len, &lim, &d, &e);
-    ASSERT_EQ_INT(rc, KEEP_OK, "nested rfc822 parses");
-    ASSERT_EQ_INT(d.n_attachments, 1, "nested rfc822 is one attachment");
+    ASSERT_EQ_INT(rc, KEEP_ERR_TOOBIG, "10,000 nested message/rfc822 rejected");
+    OK(keep_now_ms() - t0 < 10000, "nested rfc822 answered quickly");
+    ingest_doc_free(&d);
+
+    /* two levels of forwarding: the outer mail attaches the middle one whole */
+    keep_buf_reset(&b);
+    keep_buf_puts(&b, "From: a@b.c\nSubject: outer\nContent-Type: message/rfc822\n\n"
+                      "From: m@b.c\nSubject: middle\nContent-Type: message/rfc822\n\n"
+                      "From: i@b.c\nSubject: inner\n\ninner text\n");
+    ingest_doc_init(&d, &lim);
+    ASSERT_EQ_INT(ingest_parse_email(b.data, b.len, &lim, &d, &e), KEEP_OK, "nested forward");
+    ASSERT_EQ_INT(d.n_attachments, 1, "nested forward: one attachment");
+    if (d.n_attachments == 1)
+        ASSERT_EQ_STR(d.attachments[0].data,
+                      "From: m@b.c\nSubject: middle\nContent-Type: message/rfc822\n\n"
+                      "From: i@b.c\nSubject: inner\n\ninner text",
+                      "middle message bytes cut from the input");
     ingest_doc_free(&d);
 
     /* many attachments: capped */
