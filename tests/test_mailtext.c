@@ -270,6 +270,14 @@ static void test_csv(void)
     ASSERT_EQ_INT(d.text.len, strlen("k: 1; v: ") + INGEST_CSV_MAX_FIELD, "field capped");
     ingest_doc_free(&d);
 
+    /* Excel's "CSV UTF-8": a BOM before the first header */
+    const char *bom = "\xEF\xBB\xBFName,Ort\nJ\xC3\xBCrgen,K\xC3\xB6ln\n";
+    ingest_doc_init(&d, &lim);
+    ASSERT_EQ_INT(ingest_parse_csv(bom, strlen(bom), &lim, &d, &e), KEEP_OK, "BOM csv parses");
+    ingest_doc_finish(&d);
+    ASSERT_EQ_STR(d.text.data, "Name: Jürgen; Ort: Köln", "BOM stripped from first header");
+    ingest_doc_free(&d);
+
     /* binary is not a table */
     char bin[512] = {0};
     ingest_doc_init(&d, &lim);
@@ -470,6 +478,15 @@ static void test_hostile_mail(void)
     ASSERT_EQ_STR(meta(&d, "attachments_dropped"), "95", "dropped attachments counted");
     ingest_doc_free(&d);
     keep_buf_free(&b);
+
+    /* 8-bit body without a charset: detected, not mangled */
+    const char *undeclared = "From: a@b.c\nSubject: s\nContent-Type: text/plain\n\n"
+                             "Die Gr\xf6\xdf\x65 der R\xe4ume ist \xfc" "berall gleich, sagte er.\n";
+    ingest_doc_init(&d, &lim);
+    ASSERT_EQ_INT(ingest_parse_email(undeclared, strlen(undeclared), &lim, &d, &e), KEEP_OK,
+                  "undeclared 8-bit body parses");
+    OK(contains(d.text.data, "Die Größe der Räume ist überall gleich"), "undeclared body detected");
+    ingest_doc_free(&d);
 
     ingest_doc_init(&d, &lim);
     ASSERT_EQ_INT(ingest_parse_email("just some words\n", 16, &lim, &d, &e), KEEP_ERR_PARSE,
