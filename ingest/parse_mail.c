@@ -409,6 +409,13 @@ static int add_embedded(mail_ctx *c, GMimeMessagePart *part, const char *boundar
     GMimeMessage *m = g_mime_message_part_get_message(part);
     if (!m)
         return KEEP_OK;
+    /* counted before the scan below, which is then done at most
+     * max_attachments times per input */
+    c->n_attach_seen++;
+    if (c->doc->n_attachments >= c->max_attach) {
+        c->attach_dropped++;
+        return KEEP_OK;
+    }
     gint64 first = first_header_offset((GMimeObject *)m, -1);
     first = first_header_offset(g_mime_message_get_mime_part(m), first);
     size_t end = c->msg_end <= c->len ? c->msg_end : c->len;
@@ -432,11 +439,6 @@ static int add_embedded(mail_ctx *c, GMimeMessagePart *part, const char *boundar
     }
     while (end > start && (c->data[end - 1] == '\r' || c->data[end - 1] == '\n'))
         end--;
-    c->n_attach_seen++;
-    if (c->doc->n_attachments >= c->max_attach) {
-        c->attach_dropped++;
-        return KEEP_OK;
-    }
     GMimeObject *po = (GMimeObject *)part;
     const char *fn = g_mime_object_get_content_disposition_parameter(po, "filename");
     if (!fn)
