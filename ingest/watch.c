@@ -800,7 +800,8 @@ int ingest_watch_add_root(ingest_watch *w, const char *path, const char *tag, ke
         drop_pending(w, r->id);
         w->n_roots--;
         free_root(r);
-        return keep_err_set(err, KEEP_ERR_IO, "cannot watch %s: %s%s", path,
+        return keep_err_set(err, e == ENOMEM ? KEEP_ERR_NOMEM : KEEP_ERR_IO,
+                            "cannot watch %s: %s%s", path,
                             strerror(e ? e : EEXIST),
                             e == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
     }

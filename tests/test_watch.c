@@ -445,6 +445,61 @@ static void test_limits_and_root_loss(void)
     ingest_watch_free(w);
 }
 
+/* Every allocation failing in turn: each call returns OK or NOMEM (never a
+ * crash or a leak under ASan), and once allocations work again the watcher
+ * still reports (a CHANGED, or the RESCAN that covers what it dropped). */
+static void test_oom(void)
+{
+    char e[1024];
+    snprintf(e, sizeof e, "%s", P(TOP, "E"));
+    mkdir(e, 0755);
+    mkdir(P(e, "s1"), 0755);
+    mkdir(P(e, "s1/s2"), 0755);
+    int all_ok = 1, recovered = 1, clean = 0;
+    long k;
+    for (k = 0; k < 200 && !clean; k++) {
+        ingest_watch *w = NULL;
+        keep_err err;
+        char name[64];
+        keep_alloc_fail_after(k);
+        int rc = ingest_watch_new(&w, 20, &err);
+        int ok = rc == KEEP_OK;
+        all_ok &= rc == KEEP_OK || rc == KEEP_ERR_NOMEM;
+        if (rc == KEEP_OK) {
+            rc = ingest_watch_add_root(w, e, "epsilon", &err);
+            ok &= rc == KEEP_OK;
+            all_ok &= rc == KEEP_OK || rc == KEEP_ERR_NOMEM;
+        }
+        if (rc == KEEP_OK) {
+            n_evs = 0;
+            snprintf(name, sizeof name, "s1/s2/new%ld", k);
+            mkdir(P(e, name), 0755);
+            snprintf(name, sizeof name, "s1/s2/new%ld/f.txt", k);
+            write_file(P(e, name), "f");
+            double end = keep_now_ms() + 2000;
+            while (n_evs == 0 && keep_now_ms() < end)
+                all_ok &= ingest_watch_poll(w, 100, collect, NULL, &err) == KEEP_OK;
+            ok &= n_evs == 1 && evs[0].kind == INGEST_WATCH_CHANGED &&
+                  strcmp(evs[0].path, P(e, name)) == 0;
+            keep_alloc_fail_after(-1);
+            if (!ok) {
+                snprintf(name, sizeof name, "after%ld.txt", k);
+                write_file(P(e, name), "after");
+                recovered &= wait_for(w, INGEST_WATCH_CHANGED, P(e, name)) >= 0 ||
+                             count(INGEST_WATCH_RESCAN, NULL) > 0;
+            }
+        }
+        keep_alloc_fail_after(-1);
+        ingest_watch_free(w);
+        nftw(P(e, "s1/s2"), rm_one, 16, FTW_DEPTH | FTW_PHYS); /* the next walk is as small */
+        mkdir(P(e, "s1/s2"), 0755);
+        clean = ok;
+    }
+    OK(all_ok, "allocation failures: every call returns OK or NOMEM");
+    OK(recovered, "allocation failures: the watcher reports again afterwards");
+    OK(clean && k > 5, "allocation failures: a run without failure reports the new file");
+}
+
 static void test_stop(void)
 {
     ingest_watch *w = NULL;
@@ -485,6 +540,7 @@ int main(void)
     write_file(P(A, "pre/old.txt"), "old");
     test_basic();
     test_limits_and_root_loss();
+    test_oom();
     test_stop();
     nftw(TOP, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return tap_done();
