@@ -12,7 +12,8 @@
  *    closed. Files found in a folder that appeared (created or moved in) are
  *    reported too, since they may have arrived before the folder was watched;
  *    for those the watcher cannot know whether a writer still has them open,
- *    so they are reported after a quiet period with no write seen.
+ *    so they are reported after a quiet period with no write seen. A new
+ *    name made without writing (a hard link) is not reported.
  *  - REMOVED path: a file or folder was deleted or moved out of the tree.
  *    is_dir is set for a folder: everything that was under it is gone.
  *    A rename inside the tree is REMOVED(old) + CHANGED(new) (for a folder:
