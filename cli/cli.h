@@ -41,7 +41,8 @@ int cli_print_json(cJSON *doc);
 /* Parses a positive integer option value; 0 on success. */
 int cli_parse_int(const char *s, long min, long max, long *out);
 
-extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs, cli_cmd_eval;
+extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs, cli_cmd_eval,
+    cli_cmd_model;
 extern const cli_command cli_cmd_watch;
 
 #endif

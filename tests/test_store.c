@@ -55,7 +55,7 @@ static int64_t count_rows(idx_store *s, const char *db, const char *sql)
 static int find_status_cb(void *ud, const idx_doc_info *d)
 {
     char **out = ud;
-    if (strstr(d->path, "bad.txt")) {
+    if (strstr(d->path, "bad.eml")) {
         snprintf(out[0], 64, "%s", d->status);
         snprintf(out[1], 256, "%s", d->error ? d->error : "");
     }
@@ -76,7 +76,7 @@ int main(void)
     mkdir(sub, 0755);
     write_file("docs/backup.md", "# Backups\n\n## Retention\n\nNightly backups are retained for 35 days.\n");
     write_file("docs/sub/vpn.txt", "The VPN gateway rotates certificates every 90 days.\n");
-    write_file("docs/bad.txt", "valid start \xff\xfe then junk\n");
+    write_file("docs/bad.eml", "this is not an e-mail at all\n");
     write_file("docs/~$lock.md", "lock file content zebra\n");
 
     idx_store *s = NULL;
@@ -91,13 +91,13 @@ int main(void)
     ASSERT_EQ_INT(idx_ingest_paths(s, paths, 1, &opt, &st, &err), KEEP_OK, "ingest runs");
     ASSERT_EQ_INT(st.added, 2, "two files added");
     ASSERT_EQ_INT(st.failed, 1, "bad file failed");
-    ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.path LIKE '%bad.txt'"), 0,
+    ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.path LIKE '%bad.eml'"), 0,
                   "nothing of the failed file stored");
     char status[64] = "", reason[256] = "";
     char *out[2] = {status, reason};
     idx_docs_list(s, NULL, find_status_cb, out, &err);
     ASSERT_EQ_STR(status, "failed", "failed status recorded");
-    OK(strstr(reason, "UTF-8") != NULL, "failure reason recorded");
+    OK(strlen(reason) > 5, "failure reason recorded");
     ASSERT_EQ_INT(search_count(s, "zebra", NULL), 0, "lock files ignored");
     ASSERT_EQ_INT(search_count(s, "how long are backups retained?", "35 days"), 1, "search finds the fact");
 
