@@ -43,5 +43,6 @@ int cli_parse_int(const char *s, long min, long max, long *out);
 
 extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs, cli_cmd_eval,
     cli_cmd_model;
+extern const cli_command cli_cmd_watch;
 
 #endif

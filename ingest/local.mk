@@ -1,6 +1,7 @@
 # ingest/local.mk — parsers, chunker, drop-folder watcher
 libkeep_a_SOURCES += ingest/doc.c ingest/doc.h
 libkeep_a_SOURCES += ingest/xml_safe.c ingest/xml_safe.h
+libkeep_a_SOURCES += ingest/watch.c ingest/watch.h
 libkeep_a_SOURCES += ingest/ingest.c ingest/ingest.h ingest/chunker.c ingest/chunker.h \
 	ingest/parse_text.c ingest/parse_text.h
 check_PROGRAMS += tests/test_ingest
@@ -19,3 +20,8 @@ nodist_EXTRA_tests_test_mailtext_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_mailtext
 EXTRA_DIST += tests/data/mailtext
 FUZZ_TARGETS += tests/fuzz/fuzz_csv tests/fuzz/fuzz_email tests/fuzz/fuzz_encoding
+check_PROGRAMS += tests/test_watch
+tests_test_watch_SOURCES = tests/test_watch.c tests/tap.h
+tests_test_watch_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_watch_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_watch
