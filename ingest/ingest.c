@@ -288,7 +288,9 @@ int ingest_file(const char *path, const ingest_options *opt, ingest_result **out
     *out = NULL;
     char *data = NULL;
     size_t len = 0;
-    int rc = keep_read_file(path, opt->max_file_bytes, &data, &len, err);
+    /* callers pass real paths (realpath or lstat-checked); a file swapped for
+     * a link since then is refused rather than followed out of its folder */
+    int rc = keep_read_file_nofollow(path, opt->max_file_bytes, &data, &len, err);
     if (rc)
         return rc;
     rc = parse_bytes(path, data, len, opt, 0, out, err);
