@@ -79,7 +79,11 @@ static int run(cli_env *env, int argc, char **argv)
             const idx_hit *h = retr_results_hit(res, i);
             printf("%zu. %s (%s", i + 1, h->title ? h->title : h->path, h->path);
             print_location(h);
-            printf(")  score %.2f\n   %s\n", h->score, h->snippet ? h->snippet : "");
+            printf(")  score %.2f\n   ", h->score);
+            /* one line per snippet: paragraph breaks become spaces */
+            for (const char *p = h->snippet ? h->snippet : ""; *p; p++)
+                putchar(*p == '\n' ? ' ' : *p);
+            putchar('\n');
         }
     }
     retr_results_free(res);

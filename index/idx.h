@@ -28,7 +28,11 @@ int idx_store_schema_version(idx_store *s);
 
 typedef struct idx_ingest_stats {
     size_t seen, added, updated, unchanged, removed, failed, skipped;
-    uint64_t bytes;
+    uint64_t bytes;          /* bytes of files added or updated */
+    size_t files_total;      /* files found by the walk */
+    uint64_t total_bytes;    /* their sizes */
+    uint64_t to_parse_bytes; /* of those, bytes that need parsing */
+    uint64_t done_bytes;     /* bytes handled so far (parsed or unchanged) */
 } idx_ingest_stats;
 
 /* Called after each file; path is as stored, status one of "added",
@@ -40,6 +44,7 @@ typedef int (*idx_progress_fn)(void *ud, const char *path, const char *status,
 typedef struct idx_ingest_opts {
     const char *collection;        /* "default" when NULL */
     ingest_options ingest;
+    int threads;                   /* parser threads; 0 = one per core */
     idx_progress_fn progress;
     void *progress_ud;
 } idx_ingest_opts;
