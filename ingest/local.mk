@@ -8,3 +8,4 @@ tests_test_pdfweb_SOURCES = tests/test_pdfweb.c tests/tap.h
 tests_test_pdfweb_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_pdfweb_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_pdfweb
+FUZZ_TARGETS += tests/fuzz/fuzz_pdf tests/fuzz/fuzz_html tests/fuzz/fuzz_xml
