@@ -30,12 +30,16 @@
 #define PDF_MAX_LEVELS 6
 
 typedef struct pline {
-    size_t off, len;      /* line text in the store; cells separated by '\t' */
+    size_t off, len;      /* line text in the store; cells separated by '\t'
+                             (wide gap: a column) or '\v' (a gap that is a
+                             column only if the rows around agree) */
     int page;             /* 1-based */
     float x1, y1, x2, y2; /* bounding box, y grows downwards */
     float size;           /* dominant font size, 0 when unknown */
     unsigned nchars;      /* non-space characters */
-    unsigned ncells;
+    unsigned ncells;      /* cells split at '\t' and '\v' */
+    unsigned nhard;       /* of which split at '\t' */
+    size_t cell0;         /* first of ncells boxes in pdoc.cells */
     unsigned char bold;   /* every character in a bold face */
     unsigned char geom;   /* boxes are known */
     signed char level;    /* heading level, 0 for body text */
@@ -43,8 +47,14 @@ typedef struct pline {
     unsigned char drop;   /* running header, footer or page number */
 } pline;
 
+typedef struct pcell {
+    float x1, x2;
+} pcell;
+
 typedef struct pdoc {
     keep_buf store;
+    pcell *cells;
+    size_t n_cells, cap_cells;
     pline *lines;
     size_t n, cap;
     float *page_gap; /* usual gap between lines of a page, by page - 1 */
@@ -93,13 +103,16 @@ typedef struct lbuild {
     int n_sizes;
     unsigned bold_chars;
     float prev_x2, prev_size;
+    float cell_x1, cell_x2; /* box of the cell being read */
     int pending_space, any;
+    int force_cell; /* the line continues at the same height further right */
 } lbuild;
 
-static void lb_start(lbuild *b, size_t off, int page)
+static void lb_start(lbuild *b, const pdoc *pd, int page)
 {
     memset(b, 0, sizeof *b);
-    b->l.off = off;
+    b->l.off = pd->store.len;
+    b->l.cell0 = pd->n_cells;
     b->l.page = page;
     b->l.ncells = 1;
 }
@@ -119,10 +132,27 @@ static void lb_size(lbuild *b, float size)
     }
 }
 
+static int push_cell(pdoc *pd, lbuild *b)
+{
+    if (pd->n_cells == pd->cap_cells) {
+        size_t cap = pd->cap_cells ? pd->cap_cells * 2 : 256;
+        pcell *n = keep_reallocarray(pd->cells, cap, sizeof *n);
+        if (!n)
+            return KEEP_ERR_NOMEM;
+        pd->cells = n;
+        pd->cap_cells = cap;
+    }
+    pd->cells[pd->n_cells].x1 = b->cell_x1;
+    pd->cells[pd->n_cells++].x2 = b->cell_x2;
+    return KEEP_OK;
+}
+
 static int push_line(pdoc *pd, lbuild *b)
 {
     if (!b->any)
         return KEEP_OK;
+    if (push_cell(pd, b))
+        return KEEP_ERR_NOMEM;
     pline *l = &b->l;
     l->len = pd->store.len - l->off;
     unsigned best = 0;
@@ -149,21 +179,52 @@ static int is_blank(gunichar c)
     return c == ' ' || c == '\t' || c == '\r' || c == 0xA0 || g_unichar_type(c) == G_UNICODE_SPACE_SEPARATOR;
 }
 
+/* A list marker ("•", "–", "3.", "2.1.", "b)"): the gap after it is
+ * indentation, not a column. */
+static int list_marker(const char *s, size_t len)
+{
+    if (!len || len > 8)
+        return 0;
+    gunichar c = g_utf8_get_char(s);
+    if ((size_t)(g_utf8_next_char(s) - s) == len)
+        return !g_unichar_isalnum(c);
+    if (s[len - 1] != '.' && s[len - 1] != ')')
+        return 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (!g_ascii_isalnum(s[i]) && s[i] != '.')
+            return 0;
+    return 1;
+}
+
 /* Adds one page's lines to pd. rects may be NULL (no geometry). */
 static int collect_page(pdoc *pd, int page, const char *text, const PopplerRectangle *rects,
                         GList *attrs)
 {
     lbuild b;
-    lb_start(&b, pd->store.len, page);
+    lb_start(&b, pd, page);
     GList *a = attrs;
     long idx = 0;
     int rc = KEEP_OK;
     for (const char *p = text; *p; p = g_utf8_next_char(p), idx++) {
         gunichar c = g_utf8_get_char(p);
         if (c == '\n') {
+            /* Poppler ends a line where a table row crosses into the next
+             * text block ("Millbrook 12.5" / "2019"): a next character at
+             * the same height to the right continues the row. */
+            if (rects && b.any && p[1] && p[1] != '\n' && b.l.ncells < PDF_MAX_CELLS) {
+                const PopplerRectangle *r = &rects[idx + 1];
+                float em = b.prev_size > 0 ? b.prev_size : 10;
+                float y1 = (float)(r->y1 < r->y2 ? r->y1 : r->y2);
+                float y2 = (float)(r->y1 < r->y2 ? r->y2 : r->y1);
+                if (fabsf(y1 - b.l.y1) < 0.3f * em && fabsf(y2 - b.l.y2) < 0.3f * em &&
+                    (float)r->x1 > b.prev_x2 + 0.3f * em) {
+                    b.force_cell = 1;
+                    continue;
+                }
+            }
             if ((rc = push_line(pd, &b)))
                 return rc;
-            lb_start(&b, pd->store.len, page);
+            lb_start(&b, pd, page);
             continue;
         }
         if (is_blank(c)) {
@@ -184,14 +245,23 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
             if (em <= 0)
                 em = 10;
             float gap = (float)r->x1 - b.prev_x2;
-            if ((gap > 2.0f * em || gap < -2.0f * em) && b.l.ncells < PDF_MAX_CELLS) {
-                if ((rc = keep_buf_putc(&pd->store, '\t')))
+            char brk = 0;
+            if (b.force_cell || gap > 2.0f * em || gap < -2.0f * em)
+                brk = '\t';
+            else if (gap > 0.6f * em &&
+                     !(b.l.ncells == 1 && list_marker(pd->store.data + b.l.off, pd->store.len - b.l.off)))
+                brk = '\v';
+            if (brk && b.l.ncells < PDF_MAX_CELLS) {
+                if ((rc = keep_buf_putc(&pd->store, brk)) || (rc = push_cell(pd, &b)))
                     return rc;
                 b.l.ncells++;
+                b.l.nhard += brk == '\t';
                 b.pending_space = 0;
-            } else if (gap > 0.2f * em) {
+                b.cell_x1 = (float)r->x1;
+            } else if (brk || gap > 0.2f * em) {
                 b.pending_space = 1;
             }
+            b.force_cell = 0;
         }
         if (b.pending_space && (rc = keep_buf_putc(&pd->store, ' ')))
             return rc;
@@ -214,6 +284,9 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
                 b.l.y1 = y1;
             if (!b.any || y2 > b.l.y2)
                 b.l.y2 = y2;
+            if (!b.any)
+                b.cell_x1 = x1;
+            b.cell_x2 = x2;
             b.prev_x2 = x2;
             b.l.geom = 1;
         }
@@ -318,8 +391,8 @@ static int has_letter(const char *s, size_t len)
 }
 
 /* Running headers and footers: lines in the top or bottom tenth of a page
- * whose text, digits ignored, recurs on at least three pages and a quarter
- * of them ("Chapter 2: Handling ... 3"), and bare page numbers there. They
+ * whose text, digits ignored, recurs on at least three pages ("Chapter 2:
+ * Handling ... 3"), and bare page numbers there. They
  * would otherwise split paragraphs that continue across pages and pollute
  * every chunk with the same words. */
 typedef struct rkey {
@@ -373,7 +446,7 @@ static int find_running(pdoc *pd)
         k[nk++].line = i;
     }
     qsort(k, nk, sizeof *k, cmp_rkey);
-    int need = pd->n_pages / 4 > 3 ? pd->n_pages / 4 : 3;
+    const int need = 3;
     for (size_t a = 0; a < nk;) {
         size_t b = a;
         int pages = 0;
@@ -418,7 +491,7 @@ static void find_headings(pdoc *pd)
     size_t i = 0;
     while (i < pd->n) {
         pline *l = &pd->lines[i];
-        if (l->drop || l->size < min || l->ncells != 1 || l->nchars > 150 ||
+        if (l->drop || l->size < min || l->nhard || l->nchars > 150 ||
             !has_letter(pd->store.data + l->off, l->len) || leaders(pd->store.data + l->off, l->len)) {
             i++;
             continue;
@@ -426,7 +499,7 @@ static void find_headings(pdoc *pd)
         size_t j = i + 1;
         while (j < pd->n && j - i <= 3) {
             const pline *p = &pd->lines[j - 1], *q = &pd->lines[j];
-            if (q->page != p->page || fabsf(q->size - l->size) > 0.25f || q->ncells != 1 ||
+            if (q->page != p->page || fabsf(q->size - l->size) > 0.25f || q->nhard ||
                 !q->geom || !p->geom || q->y1 - p->y2 > 0.6f * l->size || q->y1 < p->y1)
                 break;
             j++;
@@ -467,7 +540,7 @@ static const char *ltext(const pdoc *pd, const pline *l) { return pd->store.data
 /* Whether b starts a new paragraph after a (same page, both body text). */
 static int para_break(const pdoc *pd, const pline *a, const pline *b)
 {
-    if (a->ncells != 1 || b->ncells != 1)
+    if (a->nhard || b->nhard)
         return 1;
     if (a->size > 0 && b->size > 0 && fabsf(a->size - b->size) > 1.0f)
         return 1;
@@ -494,17 +567,27 @@ static gunichar last_char(const char *s, size_t len, size_t *at)
     return g_utf8_get_char(p);
 }
 
-static int emit_cells(ingest_doc *doc, const char *s, size_t len, const char *sep)
+/* Splits s[0..len) at cell breaks ('\t', and '\v' when soft): returns the
+ * length of the cell starting at *pos and moves *pos past its break; 0 with
+ * *pos > len at the end. */
+static size_t next_cell(const char *s, size_t len, size_t *pos, int soft)
+{
+    size_t start = *pos, k = start;
+    while (k < len && s[k] != '\t' && !(soft && s[k] == '\v'))
+        k++;
+    *pos = k + 1;
+    return k - start;
+}
+
+static int emit_cells(ingest_doc *doc, const char *s, size_t len, const char *sep, int soft)
 {
     int rc = KEEP_OK;
-    size_t start = 0;
-    for (size_t k = 0; k <= len && !rc; k++) {
-        if (k < len && s[k] != '\t')
-            continue;
-        if (start && (rc = ingest_doc_puts(doc, sep)))
+    size_t pos = 0;
+    for (int first = 1; pos <= len && !rc; first = 0) {
+        size_t start = pos, n = next_cell(s, len, &pos, soft);
+        if (!first && (rc = ingest_doc_puts(doc, sep)))
             break;
-        rc = ingest_doc_text(doc, s + start, k - start);
-        start = k + 1;
+        rc = ingest_doc_text(doc, s + start, n);
     }
     return rc;
 }
@@ -557,8 +640,38 @@ static int emit_para(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
     return rc;
 }
 
-/* Lines [a, b) with the same number of cells: a table. A bold first row
- * over non-bold rows names the columns ("Owner: Chen Wei; ..."). */
+/* Whether row b continues the columns of row a: each column after the
+ * first starts, ends (not the last, which ends at the margin in justified
+ * prose) or is centred at the same x. */
+static int aligned(const pdoc *pd, const pline *a, const pline *b)
+{
+    if (a->ncells != b->ncells || a->ncells < 2)
+        return 0;
+    float em = a->size > 0 ? a->size : 10;
+    float tol = 0.5f * em > 4 ? 0.5f * em : 4;
+    for (unsigned c = 1; c < a->ncells; c++) {
+        const pcell *x = &pd->cells[a->cell0 + c], *y = &pd->cells[b->cell0 + c];
+        int ok = fabsf(x->x1 - y->x1) < tol || fabsf((x->x1 + x->x2) - (y->x1 + y->x2)) < 2 * tol ||
+                 (c + 1 < a->ncells && fabsf(x->x2 - y->x2) < tol);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* End of the table starting at line i: rows of the same page with aligned
+ * columns. i + 1 when line i starts no table (one row is not enough). */
+static size_t table_end(const pdoc *pd, size_t i)
+{
+    size_t j = i + 1;
+    while (j < pd->n && pd->lines[j].page == pd->lines[i].page && pd->lines[j].level == 0 &&
+           aligned(pd, &pd->lines[j - 1], &pd->lines[j]))
+        j++;
+    return j;
+}
+
+/* Lines [a, b): a table. A bold first row over non-bold rows names the
+ * columns ("Owner: Chen Wei; ..."); otherwise cells are joined by " | ". */
 static int emit_table(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
 {
     int header = b - a >= 2 && pd->lines[a].bold;
@@ -569,7 +682,7 @@ static int emit_table(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
     if (!header) {
         for (size_t i = a; i < b && !rc; i++) {
             const pline *l = &pd->lines[i];
-            rc = emit_cells(doc, ltext(pd, l), l->len, " | ");
+            rc = emit_cells(doc, ltext(pd, l), l->len, " | ", 1);
             if (!rc)
                 rc = ingest_doc_line(doc);
         }
@@ -580,26 +693,24 @@ static int emit_table(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
     for (size_t i = a + 1; i < b && !rc; i++) {
         const pline *l = &pd->lines[i];
         const char *s = ltext(pd, l);
-        size_t hstart = 0, start = 0, hk = 0, k = 0;
+        size_t hpos = 0, pos = 0;
         int first = 1;
-        while (!rc && start <= l->len && hstart <= h->len) {
-            while (hk < h->len && hs[hk] != '\t')
-                hk++;
-            while (k < l->len && s[k] != '\t')
-                k++;
-            if (k > start) {
-                if (!first)
-                    rc = ingest_doc_puts(doc, "; ");
-                if (!rc)
-                    rc = ingest_doc_text(doc, hs + hstart, hk - hstart);
+        while (!rc && pos <= l->len) {
+            size_t hstart = hpos, start = pos;
+            size_t hn = hpos <= h->len ? next_cell(hs, h->len, &hpos, 1) : 0;
+            size_t n = next_cell(s, l->len, &pos, 1);
+            if (!n)
+                continue;
+            if (!first)
+                rc = ingest_doc_puts(doc, "; ");
+            if (!rc && hn) {
+                rc = ingest_doc_text(doc, hs + hstart, hn);
                 if (!rc)
                     rc = ingest_doc_puts(doc, ": ");
-                if (!rc)
-                    rc = ingest_doc_text(doc, s + start, k - start);
-                first = 0;
             }
-            hstart = ++hk;
-            start = ++k;
+            if (!rc)
+                rc = ingest_doc_text(doc, s + start, n);
+            first = 0;
         }
         if (!rc)
             rc = ingest_doc_line(doc);
@@ -614,7 +725,8 @@ static int emit(const pdoc *pd, ingest_doc *doc)
     int in_para = 0, page = 0;
     while (i < pd->n && !rc) {
         const pline *l = &pd->lines[i];
-        int starts_block = l->page != page || l->level > 0 || l->ncells > 1;
+        size_t tend = l->level == 0 && l->ncells > 1 ? table_end(pd, i) : i + 1;
+        int starts_block = l->page != page || l->level > 0 || l->nhard || tend > i + 1;
         if (in_para && (starts_block || para_break(pd, &pd->lines[i - 1], l))) {
             rc = emit_para(pd, doc, para, i);
             in_para = 0;
@@ -640,13 +752,16 @@ static int emit(const pdoc *pd, ingest_doc *doc)
             i = j;
             continue;
         }
-        if (l->ncells > 1) {
-            size_t j = i + 1;
-            while (j < pd->n && pd->lines[j].page == page && pd->lines[j].ncells == l->ncells &&
-                   pd->lines[j].level == 0)
-                j++;
-            rc = emit_table(pd, doc, i, j);
-            i = j;
+        if (tend > i + 1) {
+            rc = emit_table(pd, doc, i, tend);
+            i = tend;
+            continue;
+        }
+        if (l->nhard) { /* columns without rows around: "Total | 42" */
+            rc = emit_cells(doc, ltext(pd, l), l->len, " | ", 0);
+            if (!rc)
+                rc = ingest_doc_para(doc);
+            i++;
             continue;
         }
         if (!in_para) {
@@ -853,5 +968,6 @@ out:
     keep_free(pd.lines);
     keep_free(pd.page_gap);
     keep_free(pd.page_h);
+    keep_free(pd.cells);
     return rc;
 }

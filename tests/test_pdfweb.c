@@ -134,6 +134,24 @@ static void test_pdf_heading_title(void)
     ingest_doc_free(&p.doc);
 }
 
+/* LibreOffice places table cells a little apart and poppler's reading order
+ * breaks its rows in two; rows must still come out whole. */
+static void test_pdf_libreoffice(void)
+{
+    parsed p;
+    parse_file(&p, ingest_parse_pdf, "manual.pdf");
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf: LibreOffice PDF parses");
+    ASSERT_EQ_STR(p.doc.title, "Field Manual", "pdf: LibreOffice title");
+    OK(has(&p, "Station: Eastford; River km: 31.0; Installed: 2021"),
+       "pdf: narrow table rows rebuilt with header names");
+    ASSERT_EQ_STR(heading_of(&p, "Station: Millbrook"), "Field Manual > Station List",
+                  "pdf: table under its heading");
+    ASSERT_EQ_INT(page_of(&p, "calls the duty officer at extension 4471"), 3,
+                  "pdf: LibreOffice page 3");
+    OK(has(&p, "the radio modem. A station that fails"), "pdf: LibreOffice lines joined");
+    ingest_doc_free(&p.doc);
+}
+
 static void test_pdf_encrypted(void)
 {
     parsed p;
@@ -464,6 +482,7 @@ int main(void)
     setenv("G_MESSAGES_DEBUG", "all", 1);
     test_pdf_guide();
     test_pdf_heading_title();
+    test_pdf_libreoffice();
     test_pdf_encrypted();
     test_pdf_broken();
     test_pdf_limits();
