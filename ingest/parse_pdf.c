@@ -19,6 +19,7 @@
 #include <math.h>
 #include <poppler.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -946,6 +947,20 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
     if ((rc = meta_str(doc, "author", poppler_document_get_author(pdf))) ||
         (rc = meta_str(doc, "subject", poppler_document_get_subject(pdf))) ||
         (rc = meta_str(doc, "keywords", poppler_document_get_keywords(pdf))))
+        goto nomem;
+    /* pages without a text layer are scanned images: OCR's business */
+    int with_text = 0, last = 0;
+    for (size_t i = 0; i < pd.n; i++)
+        if (pd.lines[i].page != last) {
+            last = pd.lines[i].page;
+            with_text++;
+        }
+    char num[32];
+    snprintf(num, sizeof num, "%d", n_pages);
+    if ((rc = ingest_doc_meta(doc, "pages", num)))
+        goto nomem;
+    snprintf(num, sizeof num, "%d", n_pages - with_text);
+    if ((rc = ingest_doc_meta(doc, "pages_without_text", num)))
         goto nomem;
     rc = emit(&pd, doc);
     if (rc == KEEP_ERR_TOOBIG) {

@@ -7,9 +7,12 @@
  * xmlGetProp would expand an entity reference found there). */
 #include "parse_web.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <libxml/HTMLparser.h>
 #include <string.h>
 #include <strings.h>
+#include <uchardet/uchardet.h>
 
 #include "xml_safe.h"
 
@@ -658,13 +661,88 @@ static int check_size(size_t len, const ingest_limits *lim, keep_err *err, const
     return KEEP_OK;
 }
 
+/* Whether the page says its encoding: a BOM, or "charset"/"encoding=" near
+ * the top (meta charset, http-equiv, XML declaration). */
+static int declares_charset(const char *data, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)data;
+    if ((len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||
+        (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))))
+        return 1;
+    size_t n = len < 4096 ? len : 4096;
+    char head[4097];
+    memcpy(head, data, n);
+    for (size_t i = 0; i < n; i++)
+        if (head[i] == '\0')
+            head[i] = ' ';
+    head[n] = '\0';
+    return strcasestr(head, "charset") || strcasestr(head, "encoding=");
+}
+
+/* An undeclared page that is not UTF-8: libxml2 would read it as Latin-1,
+ * which garbles Cyrillic, Greek, CJK... pages. uchardet guesses the
+ * charset and iconv converts; the Latin-1 family is left to libxml2.
+ * Returns a UTF-8 copy (caller frees with keep_free) or NULL to parse the
+ * bytes as they are. */
+static char *guess_to_utf8(const char *data, size_t len, size_t *out_len)
+{
+    if (declares_charset(data, len) || keep_utf8_valid(data, len))
+        return NULL;
+    uchardet_t ud = uchardet_new();
+    if (!ud)
+        return NULL;
+    char cs[64] = "";
+    if (uchardet_handle_data(ud, data, len) == 0) {
+        uchardet_data_end(ud);
+        const char *g = uchardet_get_charset(ud);
+        if (g)
+            snprintf(cs, sizeof cs, "%s", g);
+    }
+    uchardet_delete(ud);
+    if (!cs[0] || strcasecmp(cs, "ASCII") == 0 || strcasecmp(cs, "UTF-8") == 0 ||
+        strcasecmp(cs, "ISO-8859-1") == 0 || strcasecmp(cs, "WINDOWS-1252") == 0)
+        return NULL;
+    iconv_t cd = iconv_open("UTF-8", cs);
+    if (cd == (iconv_t)-1)
+        return NULL;
+    size_t cap;
+    char *out = NULL;
+    if (keep_mul_overflow(len, 4, &cap) || keep_add_overflow(cap, 16, &cap) ||
+        !(out = keep_malloc(cap))) {
+        iconv_close(cd);
+        return NULL;
+    }
+    char *in = (char *)data, *o = out;
+    size_t inl = len, ol = cap - 1;
+    while (inl) {
+        if (iconv(cd, &in, &inl, &o, &ol) != (size_t)-1)
+            break;
+        if ((errno != EILSEQ && errno != EINVAL) || ol < 3)
+            break;
+        /* an undecodable byte: U+FFFD and go on */
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        ol -= 3;
+        in++;
+        inl--;
+    }
+    iconv_close(cd);
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
 int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                       keep_err *err)
 {
     int rc = check_size(len, lim, err, "HTML");
     if (rc)
         return rc;
-    xmlDocPtr x = ingest__html_parse(data, len, lim, err);
+    size_t clen = 0;
+    char *conv = guess_to_utf8(data, len, &clen);
+    xmlDocPtr x = conv ? ingest__html_parse(conv, clen, lim, err)
+                       : ingest__html_parse(data, len, lim, err);
+    keep_free(conv);
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
     rc = html_walk_doc(x, doc, err, "HTML");
@@ -681,8 +759,12 @@ int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, i
     xmlDocPtr x = ingest__xml_parse(data, len, lim, err);
     if (!x && err && err->code == KEEP_ERR_TOOBIG)
         return err->code;
-    if (!x) /* not well-formed: real-world XHTML often is not */
-        x = ingest__html_parse(data, len, lim, err);
+    if (!x) { /* not well-formed: real-world XHTML often is not */
+        size_t clen = 0;
+        char *conv = guess_to_utf8(data, len, &clen);
+        x = conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
+        keep_free(conv);
+    }
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
     keep_err_clear(err);

@@ -102,6 +102,8 @@ static void test_pdf_guide(void)
     ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf: guide.pdf parses");
     ASSERT_EQ_STR(p.doc.title, "Keep Operations Guide", "pdf: title from the metadata");
     ASSERT_EQ_STR(meta(&p, "author"), "Platform Team", "pdf: author metadata");
+    ASSERT_EQ_STR(meta(&p, "pages"), "3", "pdf: page count metadata");
+    ASSERT_EQ_STR(meta(&p, "pages_without_text"), "0", "pdf: every page has text");
     ASSERT_EQ_INT(page_of(&p, "The recovery passphrase is kept in the red safe in room 214."), 3,
                   "pdf: sentence on page 3 is tagged page 3");
     ASSERT_EQ_INT(page_of(&p, "Nightly backups copy every volume"), 1, "pdf: page 1 text");
@@ -358,6 +360,32 @@ static void test_html_charsets(void)
     ingest_doc_free(&p.doc);
 }
 
+static void test_html_undeclared(void)
+{
+    parsed p;
+    parse_file(&p, ingest_parse_html, "cp1251-undeclared.html");
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "html: undeclared windows-1251 page parses");
+    ASSERT_EQ_STR(p.doc.title, "\xD0\x9D\xD0\xBE\xD0\xB2\xD0\xBE\xD1\x81\xD1\x82\xD0\xB8",
+                  "html: undeclared windows-1251 guessed (title)");
+    OK(has(&p, "\xD0\x92\xD0\xB5\xD1\x82\xD0\xB5\xD1\x80 "), "html: undeclared windows-1251 body");
+    ingest_doc_free(&p.doc);
+
+    const char *s = "<p>caf\xC3\xA9 au lait</p>"; /* UTF-8 without a label stays UTF-8 */
+    parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
+    ASSERT_EQ_STR(text(&p), "caf\xC3\xA9 au lait", "html: unlabelled UTF-8");
+    ingest_doc_free(&p.doc);
+
+    ingest_limits lim;
+    ingest_limits_default(&lim);
+    lim.max_text_bytes = 40;
+    size_t len = 0;
+    char *data = load("page.html", &len);
+    parse_buf(&p, ingest_parse_html, data, len, &lim);
+    ASSERT_EQ_INT(p.rc, KEEP_ERR_TOOBIG, "html: text cap");
+    ingest_doc_free(&p.doc);
+    keep_free(data);
+}
+
 static void test_html_small(void)
 {
     parsed p;
@@ -489,6 +517,7 @@ int main(void)
     test_pdf_threads();
     test_html_page();
     test_html_charsets();
+    test_html_undeclared();
     test_html_small();
     test_xhtml();
     test_xml_records();
