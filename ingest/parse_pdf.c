@@ -77,8 +77,8 @@ static void silent_log(const gchar *domain, GLogLevelFlags level, const gchar *m
 
 static void pdf_setup(void)
 {
-    g_log_set_handler("Poppler", (GLogLevelFlags)(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL |
-                                                  G_LOG_FLAG_RECURSION),
+    g_log_set_handler("Poppler",
+                      (GLogLevelFlags)(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION),
                       silent_log, NULL);
 }
 
@@ -177,7 +177,8 @@ static int push_line(pdoc *pd, lbuild *b)
 
 static int is_blank(gunichar c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == 0xA0 || g_unichar_type(c) == G_UNICODE_SPACE_SEPARATOR;
+    return c == ' ' || c == '\t' || c == '\r' || c == 0xA0 ||
+           g_unichar_type(c) == G_UNICODE_SPACE_SEPARATOR;
 }
 
 /* A list marker ("•", "–", "3.", "2.1.", "b)"): the gap after it is
@@ -249,8 +250,8 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
             char brk = 0;
             if (b.force_cell || gap > 2.0f * em || gap < -2.0f * em)
                 brk = '\t';
-            else if (gap > 0.6f * em &&
-                     !(b.l.ncells == 1 && list_marker(pd->store.data + b.l.off, pd->store.len - b.l.off)))
+            else if (gap > 0.6f * em && !(b.l.ncells == 1 && list_marker(pd->store.data + b.l.off,
+                                                                         pd->store.len - b.l.off)))
                 brk = '\v';
             if (brk && b.l.ncells < PDF_MAX_CELLS) {
                 if ((rc = keep_buf_putc(&pd->store, brk)) || (rc = push_cell(pd, &b)))
@@ -305,7 +306,10 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
 
 /* ---- document-level analysis -------------------------------------------- */
 
-static float round_half(float v) { return floorf(v * 2.0f + 0.5f) / 2.0f; }
+static float round_half(float v)
+{
+    return floorf(v * 2.0f + 0.5f) / 2.0f;
+}
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -493,15 +497,16 @@ static void find_headings(pdoc *pd)
     while (i < pd->n) {
         pline *l = &pd->lines[i];
         if (l->drop || l->size < min || l->nhard || l->nchars > 150 ||
-            !has_letter(pd->store.data + l->off, l->len) || leaders(pd->store.data + l->off, l->len)) {
+            !has_letter(pd->store.data + l->off, l->len) ||
+            leaders(pd->store.data + l->off, l->len)) {
             i++;
             continue;
         }
         size_t j = i + 1;
         while (j < pd->n && j - i <= 3) {
             const pline *p = &pd->lines[j - 1], *q = &pd->lines[j];
-            if (q->page != p->page || fabsf(q->size - l->size) > 0.25f || q->nhard ||
-                !q->geom || !p->geom || q->y1 - p->y2 > 0.6f * l->size || q->y1 < p->y1)
+            if (q->page != p->page || fabsf(q->size - l->size) > 0.25f || q->nhard || !q->geom ||
+                !p->geom || q->y1 - p->y2 > 0.6f * l->size || q->y1 < p->y1)
                 break;
             j++;
         }
@@ -536,7 +541,10 @@ static void find_headings(pdoc *pd)
 
 /* ---- emitting ------------------------------------------------------------ */
 
-static const char *ltext(const pdoc *pd, const pline *l) { return pd->store.data + l->off; }
+static const char *ltext(const pdoc *pd, const pline *l)
+{
+    return pd->store.data + l->off;
+}
 
 /* Whether b starts a new paragraph after a (same page, both body text). */
 static int para_break(const pdoc *pd, const pline *a, const pline *b)
@@ -616,7 +624,8 @@ static int emit_para(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
             size_t at2 = 0;
             if (at)
                 before = last_char(s, at, &at2);
-            int hyphen = (last == '-' || last == 0x2010 || last == 0xAD) && g_unichar_isalpha(before);
+            int hyphen =
+                (last == '-' || last == 0x2010 || last == 0xAD) && g_unichar_isalpha(before);
             if (hyphen && g_unichar_islower(first)) {
                 len = at; /* drop the hyphen: a word broken across lines */
                 glue = 1;

@@ -22,7 +22,10 @@
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-static const char *ename(xmlNodePtr n) { return n && n->name ? (const char *)n->name : ""; }
+static const char *ename(xmlNodePtr n)
+{
+    return n && n->name ? (const char *)n->name : "";
+}
 
 static int is(xmlNodePtr n, const char *name)
 {
@@ -48,7 +51,8 @@ static char *attr(xmlNodePtr n, const char *name)
             continue;
         keep_buf b = {0};
         for (xmlNodePtr c = a->children; c; c = c->next)
-            if (c->type == XML_TEXT_NODE && c->content && keep_buf_puts(&b, (const char *)c->content))
+            if (c->type == XML_TEXT_NODE && c->content &&
+                keep_buf_puts(&b, (const char *)c->content))
                 goto fail;
         return keep_buf_take(&b);
     fail:
@@ -119,15 +123,15 @@ static const char *const html_dropped[] = {
     "input",  "dialog", "map",      "audio",    "video",  "head",   "frameset", NULL};
 
 static const char *const html_blocks[] = {
-    "p",          "div",     "section", "article", "main",   "blockquote", "figure", "figcaption",
-    "address",    "details", "summary", "center",  "fieldset", "legend",   "caption", "dl",
-    "body",       "html",    "hgroup",  "header",  "tr",     "td",         "th",     "thead",
-    "tbody",      "tfoot",   "table",   "noframes", NULL};
+    "p",       "div",     "section", "article",  "main",     "blockquote", "figure",  "figcaption",
+    "address", "details", "summary", "center",   "fieldset", "legend",     "caption", "dl",
+    "body",    "html",    "hgroup",  "header",   "tr",       "td",         "th",      "thead",
+    "tbody",   "tfoot",   "table",   "noframes", NULL};
 
 /* Block-level content a cell of a data table does not hold. */
-static const char *const layout_signs[] = {"table", "h1", "h2", "h3", "h4", "h5", "h6",
-                                           "pre",   "blockquote", "section", "article",
-                                           "main", NULL};
+static const char *const layout_signs[] = {"table",   "h1",   "h2",  "h3",         "h4",
+                                           "h5",      "h6",   "pre", "blockquote", "section",
+                                           "article", "main", NULL};
 
 static const char *const hidden_roles[] = {"navigation", "banner", "contentinfo", "search", NULL};
 
@@ -345,7 +349,10 @@ static size_t table_rows(xmlNodePtr t, hrow *rows, size_t max)
     return n;
 }
 
-static int is_cell(xmlNodePtr c) { return is(c, "td") || is(c, "th"); }
+static int is_cell(xmlNodePtr c)
+{
+    return is(c, "td") || is(c, "th");
+}
 
 static int colspan(xmlNodePtr c)
 {
@@ -555,7 +562,9 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
         int depth = w->n_lists < 1 ? 1 : w->n_lists;
         for (int i = 1; i < depth && i < 8 && !rc; i++)
             rc = ingest_doc_raw(doc, "  ", 2);
-        hlist *l = w->n_lists >= 1 ? &w->lists[(w->n_lists > MAX_LISTS ? MAX_LISTS : w->n_lists) - 1] : NULL;
+        hlist *l = w->n_lists >= 1
+                       ? &w->lists[(w->n_lists > MAX_LISTS ? MAX_LISTS : w->n_lists) - 1]
+                       : NULL;
         if (!rc && l && l->ordered) {
             char num[32];
             snprintf(num, sizeof num, "%ld. ", l->next++);
@@ -740,8 +749,8 @@ int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, in
         return rc;
     size_t clen = 0;
     char *conv = guess_to_utf8(data, len, &clen);
-    xmlDocPtr x = conv ? ingest__html_parse(conv, clen, lim, err)
-                       : ingest__html_parse(data, len, lim, err);
+    xmlDocPtr x =
+        conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
     keep_free(conv);
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
@@ -762,7 +771,8 @@ int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, i
     if (!x) { /* not well-formed: real-world XHTML often is not */
         size_t clen = 0;
         char *conv = guess_to_utf8(data, len, &clen);
-        x = conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
+        x = conv ? ingest__html_parse(conv, clen, lim, err)
+                 : ingest__html_parse(data, len, lim, err);
         keep_free(conv);
     }
     if (!x)
@@ -777,8 +787,8 @@ int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, i
 
 #define XML_HEADING_DEPTH 3
 
-static const char *const name_children[] = {"title", "name", "heading", "label", "caption",
-                                            "subject", NULL};
+static const char *const name_children[] = {"title",   "name",    "heading", "label",
+                                            "caption", "subject", NULL};
 static const char *const name_attrs[] = {"title", "name", "label", "id", "key", NULL};
 
 static int blank(const char *s)
@@ -838,9 +848,9 @@ static int texty(const char *v)
 
 typedef struct xwalk {
     ingest_doc *doc;
-    unsigned depth;  /* of the node being entered; the root is 0 */
-    xmlNodePtr mixed; /* element whose mixed content (text and inline
-                         elements) is being read as running text */
+    unsigned depth;        /* of the node being entered; the root is 0 */
+    xmlNodePtr mixed;      /* element whose mixed content (text and inline
+                              elements) is being read as running text */
     xmlNodePtr name_child; /* child used as its parent's heading */
     keep_buf tmp, val;
 } xwalk;

@@ -56,9 +56,15 @@ static void parse_file(parsed *p, ingest_parse_fn fn, const char *name)
     keep_free(data);
 }
 
-static const char *text(const parsed *p) { return p->doc.text.data ? p->doc.text.data : ""; }
+static const char *text(const parsed *p)
+{
+    return p->doc.text.data ? p->doc.text.data : "";
+}
 
-static int has(const parsed *p, const char *s) { return strstr(text(p), s) != NULL; }
+static int has(const parsed *p, const char *s)
+{
+    return strstr(text(p), s) != NULL;
+}
 
 /* Span holding the first occurrence of s, NULL when s is absent. */
 static const ingest_span *span_of(const parsed *p, const char *s)
@@ -151,6 +157,18 @@ static void test_pdf_libreoffice(void)
     ASSERT_EQ_INT(page_of(&p, "calls the duty officer at extension 4471"), 3,
                   "pdf: LibreOffice page 3");
     OK(has(&p, "the radio modem. A station that fails"), "pdf: LibreOffice lines joined");
+    ingest_doc_free(&p.doc);
+}
+
+static void test_pdf_columns(void)
+{
+    parsed p;
+    parse_file(&p, ingest_parse_pdf, "columns.pdf");
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf: two-column page parses");
+    OK(has(&p, "the harbour master wrote each arrival into a large green book.\n\n"
+               "The right column continues later: in winter the harbour froze"),
+       "pdf: left column read before the right one, as two paragraphs");
+    OK(!has(&p, " | "), "pdf: side-by-side columns are not a table");
     ingest_doc_free(&p.doc);
 }
 
@@ -283,8 +301,8 @@ static void test_pdf_threads(void)
     parsed a, b;
     parse_buf(&a, ingest_parse_pdf, d1, l1, NULL);
     parse_buf(&b, ingest_parse_pdf, d2, l2, NULL);
-    job jobs[4] = {{d1, l1, 0, text(&a)}, {d2, l2, 0, text(&b)}, {d1, l1, 0, text(&a)},
-                   {d2, l2, 0, text(&b)}};
+    job jobs[4] = {
+        {d1, l1, 0, text(&a)}, {d2, l2, 0, text(&b)}, {d1, l1, 0, text(&a)}, {d2, l2, 0, text(&b)}};
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, pdf_thread, &jobs[i]);
@@ -314,11 +332,24 @@ static void test_html_page(void)
     ASSERT_EQ_STR(meta(&p, "keywords"), "backup, restore, retention", "html: meta keywords");
     OK(strncmp(text(&p), "How the operations team backs up", 32) == 0,
        "html: description leads the text");
-    static const char *const gone[] = {
-        "SCRIPT-TEXT-MUST-NOT-APPEAR", "trackingToken", "secret-style-rule", "SITE-BANNER-TEXT",
-        "NAV-LINK-TEXT", "ROLE-NAV-TEXT", "HIDDEN-ATTR-TEXT", "ARIA-HIDDEN-TEXT",
-        "DISPLAY-NONE-TEXT", "ASIDE-TEXT", "NOSCRIPT-TEXT", "TEMPLATE-TEXT", "FORM-BUTTON-TEXT",
-        "FORM-INPUT", "IFRAME-TEXT", "SVG-TEXT", "FOOTER-TEXT", NULL};
+    static const char *const gone[] = {"SCRIPT-TEXT-MUST-NOT-APPEAR",
+                                       "trackingToken",
+                                       "secret-style-rule",
+                                       "SITE-BANNER-TEXT",
+                                       "NAV-LINK-TEXT",
+                                       "ROLE-NAV-TEXT",
+                                       "HIDDEN-ATTR-TEXT",
+                                       "ARIA-HIDDEN-TEXT",
+                                       "DISPLAY-NONE-TEXT",
+                                       "ASIDE-TEXT",
+                                       "NOSCRIPT-TEXT",
+                                       "TEMPLATE-TEXT",
+                                       "FORM-BUTTON-TEXT",
+                                       "FORM-INPUT",
+                                       "IFRAME-TEXT",
+                                       "SVG-TEXT",
+                                       "FOOTER-TEXT",
+                                       NULL};
     int clean = 1;
     for (int i = 0; gone[i]; i++)
         if (has(&p, gone[i])) {
@@ -348,14 +379,17 @@ static void test_html_charsets(void)
     parse_file(&p, ingest_parse_html, "cp1252.html");
     ASSERT_EQ_INT(p.rc, KEEP_OK, "html: windows-1252 page parses");
     ASSERT_EQ_STR(p.doc.title, "Caf\xC3\xA9 menu", "html: windows-1252 title");
-    OK(has(&p, "Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e costs 6\xE2\x82\xAC \xE2\x80\x93 "
-               "\xE2\x80\x9C" "fresh\xE2\x80\x9D daily."),
+    OK(has(&p, "Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9"
+               "e costs 6\xE2\x82\xAC \xE2\x80\x93 "
+               "\xE2\x80\x9C"
+               "fresh\xE2\x80\x9D daily."),
        "html: windows-1252 accents, euro, dash and quotes");
     ingest_doc_free(&p.doc);
 
     parse_file(&p, ingest_parse_html, "latin1.html");
     ASSERT_EQ_INT(p.rc, KEEP_OK, "html: iso-8859-1 page parses");
-    OK(has(&p, "El ni\xC3\xB1o dijo \xE2\x80\x9Chola\xE2\x80\x9D en Espa\xC3\xB1" "a."),
+    OK(has(&p, "El ni\xC3\xB1o dijo \xE2\x80\x9Chola\xE2\x80\x9D en Espa\xC3\xB1"
+               "a."),
        "html: iso-8859-1 label decoded as windows-1252 (quotes)");
     ingest_doc_free(&p.doc);
 }
@@ -511,6 +545,7 @@ int main(void)
     test_pdf_guide();
     test_pdf_heading_title();
     test_pdf_libreoffice();
+    test_pdf_columns();
     test_pdf_encrypted();
     test_pdf_broken();
     test_pdf_limits();

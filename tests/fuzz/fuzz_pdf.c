@@ -1,4 +1,5 @@
-/* fuzz_pdf.c — libFuzzer target for the PDF parser (poppler-glib underneath; only our glue is instrumented). */
+/* fuzz_pdf.c — libFuzzer target for the PDF parser (poppler-glib underneath; only our glue is
+ * instrumented). */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -133,6 +133,40 @@ static void report(const char *path)
     cairo_surface_destroy(s);
 }
 
+/* Two columns of justified-looking prose: reading order must finish the left
+ * column before the right one, and lines at the same height in the two
+ * columns must not be read as table rows. */
+static void columns(const char *path)
+{
+    cairo_surface_t *s = cairo_pdf_surface_create(path, W, H);
+    cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, "Two Columns");
+    cairo_t *cr = cairo_create(s);
+    static const char *const left[] = {
+        "The left column starts the story of the", "harbour. Ships arrived every morning",
+        "with fish, salt and letters from the", "islands, and the harbour master wrote",
+        "each arrival into a large green book.", NULL};
+    static const char *const right[] = {
+        "The right column continues later: in", "winter the harbour froze and the ships",
+        "waited in the southern bay until the", "ice broke in early spring, which the",
+        "green book also records in detail.", NULL};
+    y = 60;
+    heading(cr, 18, "Harbour History");
+    double top = y;
+    font(cr, 11, 0);
+    for (int i = 0; left[i]; i++) {
+        y += 14;
+        at(cr, LEFT, left[i]);
+    }
+    y = top;
+    for (int i = 0; right[i]; i++) {
+        y += 14;
+        at(cr, 320, right[i]);
+    }
+    cairo_show_page(cr);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
@@ -141,5 +175,7 @@ int main(int argc, char **argv)
     guide(path);
     snprintf(path, sizeof path, "%s/report.pdf", dir);
     report(path);
+    snprintf(path, sizeof path, "%s/columns.pdf", dir);
+    columns(path);
     return 0;
 }
