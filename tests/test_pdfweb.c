@@ -538,6 +538,38 @@ static void test_xml_hostile(void)
     ingest_doc_free(&p.doc);
 }
 
+/* Every allocation failure is a clean KEEP_ERR_NOMEM (or a result without
+ * the failed piece), never a crash or a leak (the ASan build checks). */
+static void oom_loop(ingest_parse_fn fn, const char *name, const char *what)
+{
+    size_t len = 0;
+    char *data = load(name, &len);
+    parsed base;
+    parse_buf(&base, fn, data, len, NULL);
+    int clean = base.rc == KEEP_OK, done = 0;
+    long n;
+    for (n = 0; n < 20000 && clean && !done; n++) {
+        ingest_limits lim;
+        ingest_limits_default(&lim);
+        ingest_doc doc;
+        ingest_doc_init(&doc, &lim);
+        keep_err err;
+        keep_alloc_fail_after(n);
+        int rc = fn(data, len, &lim, &doc, &err);
+        keep_alloc_fail_after(-1);
+        if (rc != KEEP_OK && rc != KEEP_ERR_NOMEM)
+            clean = 0;
+        done = rc == KEEP_OK && doc.text.len == base.doc.text.len &&
+               memcmp(doc.text.data, base.doc.text.data, doc.text.len) == 0;
+        ingest_doc_free(&doc);
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: allocation failures handled (%ld points)", what, n);
+    OK(clean && done, msg);
+    ingest_doc_free(&base.doc);
+    keep_free(data);
+}
+
 int main(void)
 {
     /* make GLib print every message it is given: poppler must give none */
@@ -557,5 +589,8 @@ int main(void)
     test_xhtml();
     test_xml_records();
     test_xml_hostile();
+    oom_loop(ingest_parse_html, "page.html", "html");
+    oom_loop(ingest_parse_xml, "records.xml", "xml");
+    oom_loop(ingest_parse_pdf, "guide.pdf", "pdf");
     return tap_done();
 }
