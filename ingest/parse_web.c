@@ -242,6 +242,34 @@ static int collect(xmlNodePtr n, keep_buf *b, int raw, size_t cap)
     return KEEP_OK;
 }
 
+/* Whether the subtree under n shows any text; an element of only icons or
+ * buttons (a theme switcher's <li>) gets no list marker. Gives up (yes)
+ * after cap nodes, so nested lists cannot make this quadratic. */
+static int shows_text(xmlNodePtr n, unsigned cap)
+{
+    xmlNodePtr c = n->children;
+    while (c && cap--) {
+        int down = 0;
+        if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content) {
+            for (const unsigned char *t = c->content; *t; t++)
+                if (!strchr(" \t\r\n\f", *t))
+                    return 1;
+        } else if (c->type == XML_ELEMENT_NODE) {
+            down = !html_dropped_el(c);
+        }
+        if (down && c->children) {
+            c = c->children;
+            continue;
+        }
+        while (c && c != n && !c->next)
+            c = c->parent;
+        if (!c || c == n)
+            break;
+        c = c->next;
+    }
+    return c != NULL && c != n; /* cap reached while nodes remained */
+}
+
 typedef struct hlist {
     int ordered;
     long next;
@@ -559,6 +587,8 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
     }
     if (is(n, "li")) {
         int rc = ingest_doc_line(doc);
+        if (!shows_text(n, 4096))
+            return rc; /* nothing to list */
         int depth = w->n_lists < 1 ? 1 : w->n_lists;
         for (int i = 1; i < depth && i < 8 && !rc; i++)
             rc = ingest_doc_raw(doc, "  ", 2);
