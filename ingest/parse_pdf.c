@@ -63,6 +63,8 @@ typedef struct pdoc {
     int n_pages;
     float body;
     size_t max_text;
+    size_t max_lines, max_cells; /* a page of one-letter lines must not
+                                    cost 64 bytes per letter unbounded */
 } pdoc;
 
 static pthread_once_t pdf_once = PTHREAD_ONCE_INIT;
@@ -163,6 +165,8 @@ static int push_line(pdoc *pd, lbuild *b)
             l->size = b->sizes[i].size;
         }
     l->bold = l->nchars && b->bold_chars == l->nchars;
+    if (pd->n >= pd->max_lines)
+        return KEEP_ERR_TOOBIG;
     if (pd->n == pd->cap) {
         size_t cap = pd->cap ? pd->cap * 2 : 256;
         pline *nl = keep_reallocarray(pd->lines, cap, sizeof *nl);
@@ -253,7 +257,7 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
             else if (gap > 0.6f * em && !(b.l.ncells == 1 && list_marker(pd->store.data + b.l.off,
                                                                          pd->store.len - b.l.off)))
                 brk = '\v';
-            if (brk && b.l.ncells < PDF_MAX_CELLS) {
+            if (brk && b.l.ncells < PDF_MAX_CELLS && pd->n_cells < pd->max_cells) {
                 if ((rc = keep_buf_putc(&pd->store, brk)) || (rc = push_cell(pd, &b)))
                     return rc;
                 b.l.ncells++;
@@ -876,6 +880,8 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
     pdoc pd;
     memset(&pd, 0, sizeof pd);
     pd.max_text = lim->max_text_bytes;
+    pd.max_lines = (pd.max_text ? pd.max_text : (size_t)64 << 20) / 16 + 100000;
+    pd.max_cells = 2 * pd.max_lines;
     int rc = KEEP_OK;
     GError *ge = NULL;
     GBytes *bytes = g_bytes_new_static(data, len);
@@ -937,7 +943,10 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
         g_free(text);
         g_object_unref(page);
         if (rc == KEEP_ERR_TOOBIG) {
-            keep_err_set(err, rc, "PDF text exceeds the %zu-byte limit", pd.max_text);
+            if (pd.n >= pd.max_lines)
+                keep_err_set(err, rc, "PDF has more than %zu text lines", pd.max_lines);
+            else
+                keep_err_set(err, rc, "PDF text exceeds the %zu-byte limit", pd.max_text);
             goto out;
         }
         if (rc) {
