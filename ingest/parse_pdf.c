@@ -789,6 +789,184 @@ static int emit(const pdoc *pd, ingest_doc *doc)
     return rc;
 }
 
+/* ---- outline --------------------------------------------------------------
+ * A PDF's bookmarks name its sections exactly, with their depth: when most
+ * of them can be found as lines on their target pages, they replace the
+ * font-size guesses (which miss bold body-size headings). */
+
+#define PDF_MAX_OUTLINE 5000
+#define PDF_OUTLINE_DEPTH 6
+
+typedef struct oentry {
+    char *key; /* lower-case ASCII letters and digits, other bytes >= 0x80 */
+    int page, level;
+} oentry;
+
+static int key_byte(unsigned char c) { return c >= 0x80 || g_ascii_isalnum((char)c); }
+
+static char *make_key(const char *s)
+{
+    size_t n = strlen(s), k = 0;
+    char *key = keep_malloc(n + 1);
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (key_byte((unsigned char)s[i]))
+            key[k++] = g_ascii_tolower(s[i]);
+    key[k] = '\0';
+    return key;
+}
+
+/* Lines i.. (up to three, same page) whose key is exactly key, skipping a
+ * leading section number in the line when the key has none ("2.1 ASN.1
+ * syntax" for the bookmark "ASN.1 syntax"). Returns how many lines, 0. */
+static size_t match_lines(const pdoc *pd, size_t i, const char *key, int skip_number)
+{
+    size_t ki = 0;
+    int skipping = skip_number;
+    for (size_t k = i; k < i + 3 && k < pd->n && pd->lines[k].page == pd->lines[i].page; k++) {
+        const pline *l = &pd->lines[k];
+        const char *t = ltext(pd, l);
+        for (size_t j = 0; j < l->len; j++) {
+            unsigned char c = (unsigned char)t[j];
+            if (skipping && ((c >= '0' && c <= '9') || c == '.' || c == ' ' || c == '\t' ||
+                             c == '\v'))
+                continue;
+            skipping = 0;
+            if (!key_byte(c))
+                continue;
+            if (!key[ki] || key[ki] != g_ascii_tolower((char)c))
+                return 0;
+            ki++;
+        }
+        if (!key[ki])
+            return ki ? k - i + 1 : 0;
+    }
+    return 0;
+}
+
+static int read_outline(PopplerDocument *pdf, oentry **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    PopplerIndexIter *stack[PDF_OUTLINE_DEPTH];
+    int depth = 0;
+    stack[0] = poppler_index_iter_new(pdf);
+    if (!stack[0])
+        return KEEP_OK;
+    oentry *e = NULL;
+    size_t n = 0, steps = 0;
+    int rc = KEEP_OK;
+    while (depth >= 0 && !rc && steps++ < 4 * PDF_MAX_OUTLINE) {
+        PopplerIndexIter *cur = stack[depth];
+        PopplerAction *a = poppler_index_iter_get_action(cur);
+        if (a && a->type == POPPLER_ACTION_GOTO_DEST && a->goto_dest.title &&
+            a->goto_dest.dest && n < PDF_MAX_OUTLINE) {
+            PopplerDest *d = a->goto_dest.dest;
+            int page = d->page_num;
+            if (d->type == POPPLER_DEST_NAMED && d->named_dest) {
+                PopplerDest *f = poppler_document_find_dest(pdf, d->named_dest);
+                page = f ? f->page_num : 0;
+                if (f)
+                    poppler_dest_free(f);
+            }
+            oentry *ne = keep_reallocarray(e, n + 1, sizeof *ne);
+            char *key = ne ? make_key(a->goto_dest.title) : NULL;
+            if (!ne || !key) {
+                keep_free(key);
+                if (ne)
+                    e = ne;
+                rc = KEEP_ERR_NOMEM;
+            } else {
+                e = ne;
+                e[n].key = key;
+                e[n].page = page;
+                e[n++].level = depth + 1;
+            }
+        }
+        if (a)
+            poppler_action_free(a);
+        if (rc)
+            break;
+        PopplerIndexIter *child =
+            depth + 1 < PDF_OUTLINE_DEPTH ? poppler_index_iter_get_child(cur) : NULL;
+        if (child) {
+            stack[++depth] = child;
+            continue;
+        }
+        while (depth >= 0 && !poppler_index_iter_next(stack[depth]))
+            poppler_index_iter_free(stack[depth--]);
+    }
+    while (depth >= 0)
+        poppler_index_iter_free(stack[depth--]);
+    *out = e;
+    *n_out = n;
+    return rc;
+}
+
+static int apply_outline(pdoc *pd, PopplerDocument *pdf)
+{
+    oentry *e = NULL;
+    size_t ne = 0;
+    int rc = read_outline(pdf, &e, &ne);
+    size_t *first = NULL; /* first line of each page */
+    signed char *level = NULL;
+    unsigned char *cont = NULL;
+    if (rc || ne == 0)
+        goto out;
+    first = keep_calloc((size_t)pd->n_pages + 2, sizeof *first);
+    level = keep_calloc(pd->n + 1, 1);
+    cont = keep_calloc(pd->n + 1, 1);
+    if (!first || !level || !cont) {
+        rc = KEEP_ERR_NOMEM;
+        goto out;
+    }
+    for (int p = 0; p <= pd->n_pages + 1; p++)
+        first[p] = pd->n;
+    for (size_t i = pd->n; i-- > 0;)
+        if (pd->lines[i].page >= 1 && pd->lines[i].page <= pd->n_pages)
+            first[pd->lines[i].page] = i;
+    size_t valid = 0, found = 0;
+    for (size_t k = 0; k < ne; k++) {
+        int page = e[k].page;
+        if (page < 1 || page > pd->n_pages || !e[k].key[0])
+            continue;
+        valid++;
+        int numbered = e[k].key[0] >= '0' && e[k].key[0] <= '9';
+        size_t scanned = 0;
+        for (size_t i = first[page]; i < pd->n && pd->lines[i].page == page && scanned < 2000;
+             i++, scanned++) {
+            if (level[i])
+                continue;
+            size_t m = match_lines(pd, i, e[k].key, 0);
+            if (!m && !numbered)
+                m = match_lines(pd, i, e[k].key, 1);
+            if (!m)
+                continue;
+            for (size_t j = i; j < i + m; j++) {
+                level[j] = (signed char)e[k].level;
+                cont[j] = j > i;
+            }
+            found++;
+            break;
+        }
+    }
+    if (found && found * 2 >= valid) {
+        for (size_t i = 0; i < pd->n; i++) {
+            pd->lines[i].level = level[i];
+            pd->lines[i].cont = cont[i];
+        }
+    }
+out:
+    for (size_t k = 0; k < ne; k++)
+        keep_free(e[k].key);
+    keep_free(e);
+    keep_free(first);
+    keep_free(level);
+    keep_free(cont);
+    return rc;
+}
+
 /* ---- metadata ------------------------------------------------------------ */
 
 static int meta_str(ingest_doc *doc, const char *key, gchar *v)
@@ -960,7 +1138,7 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
     find_headings(&pd);
     if ((rc = find_gaps(&pd)))
         goto nomem;
-    if ((rc = set_title(&pd, pdf, doc)))
+    if ((rc = set_title(&pd, pdf, doc)) || (rc = apply_outline(&pd, pdf)))
         goto nomem;
     if ((rc = meta_str(doc, "author", poppler_document_get_author(pdf))) ||
         (rc = meta_str(doc, "subject", poppler_document_get_subject(pdf))) ||

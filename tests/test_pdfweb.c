@@ -172,6 +172,20 @@ static void test_pdf_columns(void)
     ingest_doc_free(&p.doc);
 }
 
+/* Bookmarks name headings that are set in bold body size. */
+static void test_pdf_outline(void)
+{
+    parsed p;
+    parse_file(&p, ingest_parse_pdf, "outline.pdf");
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf: outline.pdf parses");
+    ASSERT_EQ_STR(heading_of(&p, "Pump seals"), "Maintenance Plan > Pumps",
+                  "pdf: bookmark makes a bold body-size line a heading");
+    ASSERT_EQ_STR(heading_of(&p, "Valves are greased"), "Maintenance Plan > Valves",
+                  "pdf: bookmark on page 2, level from the outline depth");
+    ASSERT_EQ_STR(p.doc.title, "Maintenance Plan", "pdf: title from the first big heading");
+    ingest_doc_free(&p.doc);
+}
+
 static void test_pdf_encrypted(void)
 {
     parsed p;
@@ -578,6 +592,7 @@ int main(void)
     test_pdf_heading_title();
     test_pdf_libreoffice();
     test_pdf_columns();
+    test_pdf_outline();
     test_pdf_encrypted();
     test_pdf_broken();
     test_pdf_limits();

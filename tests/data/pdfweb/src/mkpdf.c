@@ -167,6 +167,33 @@ static void columns(const char *path)
     cairo_surface_destroy(s);
 }
 
+/* Section headings in bold body size (font size alone cannot tell them)
+ * and bookmarks that name them. */
+static void outline(const char *path)
+{
+    cairo_surface_t *s = cairo_pdf_surface_create(path, W, H);
+    cairo_t *cr = cairo_create(s);
+    int top = cairo_pdf_surface_add_outline(s, CAIRO_PDF_OUTLINE_ROOT, "Maintenance Plan",
+                                            "page=1 pos=[72 60]", 0);
+    cairo_pdf_surface_add_outline(s, top, "Pumps", "page=1 pos=[72 120]", 0);
+    cairo_pdf_surface_add_outline(s, top, "Valves", "page=2 pos=[72 60]", 0);
+    y = 60;
+    heading(cr, 18, "Maintenance Plan");
+    y += 14;
+    font(cr, 11, 1);
+    at(cr, LEFT, "Pumps");
+    para(cr, (const char *const[]){"Pump seals are replaced every spring.", NULL});
+    cairo_show_page(cr);
+    y = 60;
+    y += 14;
+    font(cr, 11, 1);
+    at(cr, LEFT, "Valves");
+    para(cr, (const char *const[]){"Valves are greased before the first frost.", NULL});
+    cairo_show_page(cr);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
@@ -177,5 +204,7 @@ int main(int argc, char **argv)
     report(path);
     snprintf(path, sizeof path, "%s/columns.pdf", dir);
     columns(path);
+    snprintf(path, sizeof path, "%s/outline.pdf", dir);
+    outline(path);
     return 0;
 }
