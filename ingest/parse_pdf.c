@@ -492,7 +492,7 @@ static void find_headings(pdoc *pd)
 {
     if (pd->body <= 0)
         return;
-    float min = pd->body * 1.2f;
+    float min = pd->body * 1.15f; /* Word: 13 pt Heading 2 over 11 pt text */
     if (min < pd->body + 1.5f)
         min = pd->body + 1.5f;
     float sizes[PDF_MAX_LEVELS * 4];
