@@ -115,6 +115,39 @@ static int put_clean(keep_buf *b, const char *s)
     return keep_buf_puts(b, s + run);
 }
 
+/* An entity reference left in the tree (XHTML or XML whose DTD is not
+ * loaded: &nbsp; &copy; &mdash;) is read from libxml2's fixed table of HTML
+ * entities, never from the document's own declarations, so nothing a file
+ * declares is ever expanded. Appends the UTF-8 to b; unknown names add
+ * nothing. */
+static int put_entity(keep_buf *b, xmlNodePtr n)
+{
+    const htmlEntityDesc *e = n->name ? htmlEntityLookup(n->name) : NULL;
+    if (!e)
+        return KEEP_OK;
+    unsigned v = e->value;
+    if (v == 0xA0)
+        return keep_buf_putc(b, ' ');
+    char u[4];
+    size_t k;
+    if (v < 0x80) {
+        u[0] = (char)v;
+        k = 1;
+    } else if (v < 0x800) {
+        u[0] = (char)(0xC0 | (v >> 6));
+        u[1] = (char)(0x80 | (v & 0x3F));
+        k = 2;
+    } else if (v < 0x10000) {
+        u[0] = (char)(0xE0 | (v >> 12));
+        u[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (v & 0x3F));
+        k = 3;
+    } else {
+        return KEEP_OK; /* the HTML 4 table has no such entries */
+    }
+    return keep_buf_append(b, u, k);
+}
+
 /* ---- HTML ---------------------------------------------------------------- */
 
 static const char *const html_dropped[] = {
@@ -219,6 +252,9 @@ static int collect(xmlNodePtr n, keep_buf *b, int raw, size_t cap)
         int down = 0;
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
             if (c->content && put_clean(b, (const char *)c->content))
+                return KEEP_ERR_NOMEM;
+        } else if (c->type == XML_ENTITY_REF_NODE) {
+            if (put_entity(b, c))
                 return KEEP_ERR_NOMEM;
         } else if (c->type == XML_ELEMENT_NODE && !html_dropped_el(c)) {
             if (is(c, "br") && keep_buf_putc(b, raw ? '\n' : ' '))
@@ -527,8 +563,17 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
             s++; /* a newline right after <pre> is not content */
         return emit_text(w, s);
     }
+    if (n->type == XML_ENTITY_REF_NODE) {
+        keep_buf_reset(&w->tmp);
+        if (put_entity(&w->tmp, n))
+            return KEEP_ERR_NOMEM;
+        if (!w->tmp.len)
+            return KEEP_OK;
+        return w->in_pre ? ingest_doc_raw(w->doc, w->tmp.data, w->tmp.len)
+                         : ingest_doc_text(w->doc, w->tmp.data, w->tmp.len);
+    }
     if (n->type != XML_ELEMENT_NODE)
-        return KEEP_OK; /* comments, PIs, entity references */
+        return KEEP_OK; /* comments, PIs */
     ingest_doc *doc = w->doc;
     /* <head> was read first; a stray title or meta elsewhere says nothing */
     if (is(n, "head") || is(n, "title") || is(n, "meta"))
@@ -850,10 +895,13 @@ static int has_elements(xmlNodePtr n)
 /* Text children of n only (a leaf's value). */
 static int leaf_text(xmlNodePtr n, keep_buf *b)
 {
-    for (xmlNodePtr c = n->children; c; c = c->next)
+    for (xmlNodePtr c = n->children; c; c = c->next) {
         if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content &&
             keep_buf_puts(b, (const char *)c->content))
             return KEEP_ERR_NOMEM;
+        if (c->type == XML_ENTITY_REF_NODE && put_entity(b, c))
+            return KEEP_ERR_NOMEM;
+    }
     return KEEP_OK;
 }
 
@@ -955,12 +1003,18 @@ static int x_enter(xwalk *w, xmlNodePtr n, int *down)
 {
     *down = 0;
     if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-        if (!n->content || blank((const char *)n->content))
-            return KEEP_OK;
+        if (!n->content || (!w->mixed && blank((const char *)n->content)))
+            return KEEP_OK; /* indentation between elements; in running text a space */
         return ingest_doc_text(w->doc, (const char *)n->content, strlen((const char *)n->content));
     }
+    if (n->type == XML_ENTITY_REF_NODE) {
+        keep_buf_reset(&w->val);
+        if (put_entity(&w->val, n))
+            return KEEP_ERR_NOMEM;
+        return w->val.len ? ingest_doc_text(w->doc, w->val.data, w->val.len) : KEEP_OK;
+    }
     if (n->type != XML_ELEMENT_NODE)
-        return KEEP_OK; /* comments, PIs, entity references */
+        return KEEP_OK; /* comments, PIs */
     if (n == w->name_child)
         return KEEP_OK; /* already the heading */
     int text = has_text(n), elems = has_elements(n);
