@@ -822,6 +822,8 @@ int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, in
     int rc = check_size(len, lim, err, "HTML");
     if (rc)
         return rc;
+    if (len == 0) /* an empty page is an empty document, not a broken one */
+        return ingest_doc_finish(doc);
     size_t clen = 0;
     char *conv = guess_to_utf8(data, len, &clen);
     xmlDocPtr x =

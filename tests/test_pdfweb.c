@@ -464,6 +464,11 @@ static void test_html_small(void)
     ingest_doc_free(&p.doc);
     keep_free(data);
 
+    parse_buf(&p, ingest_parse_html, "", 0, NULL);
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "html: empty page is an empty document");
+    ASSERT_EQ_INT(p.doc.text.len, 0, "html: empty page has no text");
+    ingest_doc_free(&p.doc);
+
     static const char junk[] = "\x00\xff<<<>>><\x01<p<b</ &#xffffff; &#0; \xc3";
     parse_buf(&p, ingest_parse_html, junk, sizeof junk - 1, NULL);
     OK(p.rc == KEEP_OK || p.rc == KEEP_ERR_PARSE, "html: garbage: clean result");
