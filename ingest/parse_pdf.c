@@ -5,9 +5,16 @@
  * same string. We rebuild each line from the characters and their boxes,
  * because poppler glues words that are separated by a gap rather than a space
  * character (table cells come out as "ServerCapacityOwner"). All lines of the
- * document are collected first so that the body font size is known before
- * any line is labelled a heading; then paragraphs are cut at vertical gaps
- * clearly larger than the page's usual line gap.
+ * document are collected first, then analysed as a whole:
+ *  - running headers/footers and page numbers in the page margins are dropped;
+ *  - the body font size is the size carrying most characters; clearly larger
+ *    short lines are headings, levels by size rank; when the document has an
+ *    outline (bookmarks) whose entries are found on their pages, the outline
+ *    decides the headings and their levels instead;
+ *  - rows whose columns line up are a table, rendered with header names when
+ *    the first row is bold;
+ *  - paragraphs are cut at vertical gaps clearly larger than the page's
+ *    usual line gap; wrapped lines are joined, "infor-" + "mation" too.
  *
  * Poppler reports syntax problems of damaged files through g_log (domain
  * "Poppler", level INFO) and they may quote document bytes, so a silent
@@ -239,6 +246,8 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
         }
         if (c < 0x20 || (c >= 0x7F && c < 0xA0) || c == 0xFEFF)
             continue; /* controls and BOMs carry no text */
+        if (c == 0xAD && p[2] && p[2] != '\n')
+            continue; /* an invisible soft hyphen, unless it ends the line */
         while (a && ((PopplerTextAttributes *)a->data)->end_index < idx)
             a = a->next;
         const PopplerTextAttributes *at = a ? a->data : NULL;
