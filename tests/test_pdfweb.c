@@ -464,6 +464,12 @@ static void test_html_small(void)
     ingest_doc_free(&p.doc);
     keep_free(data);
 
+    s = "<pre><span>a  b\n<code>x  y</code>\n  c</span></pre><p>after   text</p>";
+    parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
+    ASSERT_EQ_STR(text(&p), "a  b\nx  y\n  c\n\nafter text",
+                  "html: markup inside <pre> stays verbatim, text after it does not");
+    ingest_doc_free(&p.doc);
+
     parse_buf(&p, ingest_parse_html, "", 0, NULL);
     ASSERT_EQ_INT(p.rc, KEEP_OK, "html: empty page is an empty document");
     ASSERT_EQ_INT(p.doc.text.len, 0, "html: empty page has no text");
