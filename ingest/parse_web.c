@@ -392,22 +392,29 @@ typedef struct hrow {
     int head; /* in <thead> */
 } hrow;
 
-/* Calls fn for each row of table t (not of nested tables), in order. */
+static void add_row(hrow *rows, size_t *n, size_t max, xmlNodePtr tr, int head)
+{
+    if (html_dropped_el(tr))
+        return; /* a hidden row */
+    if (*n < max) {
+        rows[*n].tr = tr;
+        rows[*n].head = head;
+    }
+    (*n)++;
+}
+
+/* Rows of table t (not of nested tables) in order: stores up to max of them
+ * and returns how many there are. */
 static size_t table_rows(xmlNodePtr t, hrow *rows, size_t max)
 {
     size_t n = 0;
     for (xmlNodePtr c = t->children; c; c = c->next) {
         if (is(c, "tr")) {
-            if (n < max)
-                rows[n].tr = c, rows[n].head = 0;
-            n++;
+            add_row(rows, &n, max, c, 0);
         } else if (is(c, "thead") || is(c, "tbody") || is(c, "tfoot")) {
             for (xmlNodePtr r = c->children; r; r = r->next)
-                if (is(r, "tr")) {
-                    if (n < max)
-                        rows[n].tr = r, rows[n].head = is(c, "thead");
-                    n++;
-                }
+                if (is(r, "tr"))
+                    add_row(rows, &n, max, r, is(c, "thead"));
         }
     }
     return n;
@@ -415,7 +422,7 @@ static size_t table_rows(xmlNodePtr t, hrow *rows, size_t max)
 
 static int is_cell(xmlNodePtr c)
 {
-    return is(c, "td") || is(c, "th");
+    return (is(c, "td") || is(c, "th")) && !html_dropped_el(c);
 }
 
 static int colspan(xmlNodePtr c)

@@ -444,6 +444,13 @@ static void test_html_small(void)
     OK(has(&p, "left | right"), "html: table without header row");
     ingest_doc_free(&p.doc);
 
+    s = "<table><tr><th>A</th><th hidden>H</th><th>B</th></tr>"
+        "<tr><td>1</td><td hidden>x</td><td>2</td></tr>"
+        "<tr style='display:none'><td>HIDDENROW</td><td>3</td></tr></table>";
+    parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
+    ASSERT_EQ_STR(text(&p), "A: 1; B: 2", "html: hidden cells and rows left out of tables");
+    ingest_doc_free(&p.doc);
+
     s = "<table><tr><td><h2>Layout</h2><p>cell one</p></td></tr>"
         "<tr><td>cell two</td></tr></table>";
     parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
