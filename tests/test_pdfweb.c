@@ -178,6 +178,7 @@ static void test_pdf_outline(void)
     parsed p;
     parse_file(&p, ingest_parse_pdf, "outline.pdf");
     ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf: outline.pdf parses");
+    OK(has(&p, "Pump seals and filters are replaced"), "pdf: fi ligature spelled out");
     ASSERT_EQ_STR(heading_of(&p, "Pump seals"), "Maintenance Plan > Pumps",
                   "pdf: bookmark makes a bold body-size line a heading");
     ASSERT_EQ_STR(heading_of(&p, "Valves are greased"), "Maintenance Plan > Valves",
