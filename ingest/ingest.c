@@ -14,7 +14,9 @@
 #include "encoding.h"
 #include "parse_csv.h"
 #include "parse_mail.h"
+#include "parse_pdf.h"
 #include "parse_text.h"
+#include "parse_web.h"
 
 /* Attachments inside attachments inside ... stop here. */
 #define INGEST_MAX_CHILD_DEPTH 3
@@ -83,6 +85,9 @@ static const format_entry formats[] = {
     {"tsv", ingest_parse_tsv, NULL},
     {"eml", ingest_parse_email, NULL},
     {"mbox", ingest_parse_mbox, NULL},
+    {"pdf", ingest_parse_pdf, NULL},
+    {"html", ingest_parse_html, NULL},
+    {"xml", ingest_parse_xml, NULL},
     {"png", NULL, "image files need OCR, which this build does not have"},
     {"jpeg", NULL, "image files need OCR, which this build does not have"},
     {"tiff", NULL, "image files need OCR, which this build does not have"},

@@ -17,17 +17,8 @@
 
 #include "encoding.h"
 
-/* HTML bodies: the HTML parser of ingest/parse_web.h when that branch is
- * present, else a minimal walker over ingest__html_parse's tree (below). */
-#if defined(__has_include)
-#if __has_include("parse_web.h")
+/* HTML bodies go through the HTML parser of ingest/parse_web.h. */
 #include "parse_web.h"
-#define MAIL_HAVE_PARSE_WEB 1
-#endif
-#endif
-#ifndef MAIL_HAVE_PARSE_WEB
-#include "xml_safe.h"
-#endif
 
 #define MAX_HEADER_VALUE ((size_t)2000)
 #define MAX_NAME ((size_t)200)
@@ -146,7 +137,6 @@ static int doc_fail(mail_ctx *c, int rc)
 
 /* ---- HTML bodies --------------------------------------------------------------- */
 
-#ifdef MAIL_HAVE_PARSE_WEB
 /* The HTML parser fills a scratch document whose paragraphs we copy. */
 static int html_to_doc(mail_ctx *c, const char *html, size_t len)
 {
@@ -161,86 +151,6 @@ static int html_to_doc(mail_ctx *c, const char *html, size_t len)
     ingest_doc_free(&tmp);
     return rc;
 }
-#else
-/* Minimal HTML-to-text for mail bodies only, used while ingest/parse_web.h
- * (the real HTML parser) is absent: the text nodes of libxml2's tree, with
- * paragraph breaks around block elements, script/style/head skipped. */
-static int html_block(const char *name)
-{
-    static const char *const blocks[] = {
-        "p",  "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5",
-        "h6", "blockquote", "pre", "hr", "dd", "dt", "section", "article", "body", "td"};
-    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
-        if (!strcasecmp(name, blocks[i]))
-            return 1;
-    return 0;
-}
-
-static int html_skip(const char *name)
-{
-    return !strcasecmp(name, "script") || !strcasecmp(name, "style") ||
-           !strcasecmp(name, "head") || !strcasecmp(name, "title");
-}
-
-static int html_break(ingest_doc *doc, xmlNodePtr n)
-{
-    const char *name = (const char *)n->name;
-    if (!strcasecmp(name, "br") || !strcasecmp(name, "td"))
-        return strcasecmp(name, "td") ? ingest_doc_line(doc) : ingest_doc_text(doc, " ", 1);
-    return ingest_doc_para(doc);
-}
-
-static int html_to_doc(mail_ctx *c, const char *html, size_t len)
-{
-    xmlDocPtr x = ingest__html_parse(html, len, c->lim, c->err);
-    if (!x)
-        return c->err ? c->err->code : KEEP_ERR_PARSE;
-    int rc = KEEP_OK;
-    xmlNodePtr root = xmlDocGetRootElement(x), n = root;
-    while (n && rc == KEEP_OK) {
-        int descend = 1;
-        if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-            if (n->content)
-                rc = ingest_doc_text(c->doc, (const char *)n->content,
-                                     strlen((const char *)n->content));
-        } else if (n->type == XML_ELEMENT_NODE && n->name) {
-            if (html_skip((const char *)n->name))
-                descend = 0;
-            else if (html_block((const char *)n->name))
-                rc = html_break(c->doc, n);
-        } else {
-            descend = 0; /* entity references, comments, PIs */
-        }
-        if (rc)
-            break;
-        if (descend && n->children) {
-            n = n->children;
-            continue;
-        }
-        /* climb until a sibling, closing blocks on the way up */
-        for (;;) {
-            if (n->type == XML_ELEMENT_NODE && n->name && html_block((const char *)n->name) &&
-                (rc = html_break(c->doc, n)))
-                break;
-            if (n == root) {
-                n = NULL;
-                break;
-            }
-            if (n->next) {
-                n = n->next;
-                break;
-            }
-            n = n->parent;
-            if (!n)
-                break;
-        }
-    }
-    xmlFreeDoc(x);
-    if (rc == KEEP_OK)
-        rc = ingest_doc_para(c->doc);
-    return rc ? doc_fail(c, rc) : KEEP_OK;
-}
-#endif
 
 /* ---- MIME walk ---------------------------------------------------------------- */
 
