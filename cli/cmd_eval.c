@@ -268,7 +268,8 @@ static int run(cli_env *env, int argc, char **argv)
                 text = qc.v[k].text;
         if (!text)
             continue;
-        retr_request req = {text, 400, mode, rt.as, NULL, 0, rt.vectors, rt.embedder};
+        /* one passage per document: 100 results are the 100 best documents */
+        retr_request req = {text, 100, mode, rt.as, NULL, 1, rt.vectors, rt.embedder};
         retr_results *res = NULL;
         keep_err err;
         double q0 = keep_now_ms();

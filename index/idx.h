@@ -171,6 +171,10 @@ int idx_vectors_search(idx_vectors *v, idx_store *s, const float *query, size_t 
                        const int64_t *permitted, size_t n_permitted, int64_t *ids, float *scores,
                        size_t *n, keep_err *err);
 
+/* The stored vector of a chunk into out (dim floats): KEEP_ERR_NOTFOUND when
+ * the chunk has none of that size. */
+int idx_chunk_vector(idx_store *s, int64_t chunk_id, float *out, size_t dim, keep_err *err);
+
 /* ---- access control ---------------------------------------------------------------------
  * A principal is a user and its groups. Every user is also in the group
  * "everyone". Collections name the groups that may read them; a collection

@@ -28,6 +28,7 @@ enum {
     IDX_STMT_HIT,
     IDX_STMT_SNIPPET,
     IDX_STMT_TEXT_RANGE,
+    IDX_STMT_GET_VEC,
     IDX_STMT_COUNT
 };
 

@@ -561,3 +561,20 @@ int idx_vectors_search(idx_vectors *v, idx_store *s, const float *query, size_t 
     pthread_rwlock_unlock(&v->lock);
     return rc;
 }
+
+int idx_chunk_vector(idx_store *s, int64_t chunk_id, float *out, size_t dim, keep_err *err)
+{
+    sqlite3_stmt *st = idx__stmt(s, IDX_STMT_GET_VEC,
+                                 "SELECT vec FROM chunk_vectors WHERE chunk_id = ?1", err);
+    if (!st)
+        return KEEP_ERR_DB;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    const float *f;
+    int rc = KEEP_OK;
+    if (sqlite3_step(st) == SQLITE_ROW && blob_vector(st, 0, dim, &f))
+        memcpy(out, f, dim * sizeof *f);
+    else
+        rc = keep_err_set(err, KEEP_ERR_NOTFOUND, "no vector for chunk %lld", (long long)chunk_id);
+    sqlite3_reset(st);
+    return rc;
+}

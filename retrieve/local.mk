@@ -1,5 +1,5 @@
 # retrieve/local.mk — query building, ranking, context assembly
-libkeep_a_SOURCES += retrieve/retr.h retrieve/search.c
+libkeep_a_SOURCES += retrieve/retr.h retrieve/search.c retrieve/context.c
 libkeep_a_SOURCES += retrieve/eval.c retrieve/eval.h
 check_PROGRAMS += tests/test_retrieve
 tests_test_retrieve_SOURCES = tests/test_retrieve.c tests/tap.h

@@ -1,5 +1,7 @@
 /* search.c — query building and BM25 search over the store (see retr.h). */
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -118,9 +120,11 @@ int retr_fts_expression(const char *text, char **match, keep_err *err)
     return KEEP_OK;
 }
 
-/* Reciprocal rank fusion constant: 60 is the value of Cormack et al. and
- * the usual default; it damps the influence of the very top ranks. */
-#define RETR_RRF_K 60.0
+/* Pseudo-relevance feedback on the vector side (Rocchio): the query vector
+ * plus the mean vector of the best RETR_PRF_DOCS first-pass chunks (weight
+ * RETR_PRF_BETA), searched again. Textbook values, not tuned. */
+#define RETR_PRF_DOCS 5
+#define RETR_PRF_BETA 1.0
 /* Candidates fetched from each list: enough for the per-document cap and
  * merging to still leave k results. */
 #define RETR_MIN_DEPTH 100
@@ -167,10 +171,13 @@ static int cmp_fused_id(const void *a, const void *b)
     return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
-/* Fuses two ranked lists (best first): with rrf, each contributes
- * 1 / (RETR_RRF_K + rank); else (one list) its own score is kept. The result
- * is sorted best first. Caller frees *out. */
-static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int rrf,
+/* Fuses two ranked lists (best first) by the sum of their z-normalised
+ * scores (with fused; a chunk absent from a list gets nothing from it), else
+ * (one list) keeps its own scores. Measured on Cranfield (bench/README.md),
+ * this beat reciprocal rank fusion (0.371 vs 0.362 nDCG@10 before feedback):
+ * RRF throws away how far ahead the top hits are. Sorted best first; caller
+ * frees *out. */
+static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int fused,
                 fused_t **out, size_t *n)
 {
     *n = 0;
@@ -182,11 +189,21 @@ static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int 
     for (int list = 0; list < 2; list++) {
         const idx_cand *c = list ? b : a;
         size_t nc = list ? nb : na;
+        /* z-score normalisation puts BM25 and cosine scores on one scale */
+        double mean = 0, sd = 0;
+        for (size_t i = 0; i < nc; i++)
+            mean += c[i].score;
+        mean = nc ? mean / (double)nc : 0;
+        for (size_t i = 0; i < nc; i++)
+            sd += (c[i].score - mean) * (c[i].score - mean);
+        sd = nc ? sqrt(sd / (double)nc) : 0;
+        if (sd <= 0)
+            sd = 1;
         for (size_t i = 0; i < nc; i++, m++) {
             f[m].chunk_id = c[i].chunk_id;
             f[m].doc_id = c[i].doc_id;
             f[m].ordinal = c[i].ordinal;
-            f[m].score = rrf ? 1.0 / (RETR_RRF_K + (double)(i + 1)) : c[i].score;
+            f[m].score = fused ? (c[i].score - mean) / sd : c[i].score;
         }
     }
     if (m > 1)
@@ -205,8 +222,9 @@ static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int 
 }
 
 /* Vector candidates: embeds the query, searches the permitted chunks. */
-static int vector_candidates(idx_store *s, const retr_request *req, size_t depth, idx_cand **out,
-                             size_t *n, keep_err *err)
+static int vector_candidates(idx_store *s, const retr_request *req, size_t depth,
+                             const idx_cand *lex, size_t n_lex, idx_cand **out, size_t *n,
+                             keep_err *err)
 {
     *out = NULL;
     *n = 0;
@@ -245,6 +263,46 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
     for (size_t i = 0; i < found; i++) {
         c[i].chunk_id = ids[i];
         c[i].score = scores[i];
+    }
+    /* feedback from the fused first pass in hybrid mode (the best evidence
+     * there is), from the vector list alone in vector mode */
+    if (found) {
+        float *fb = keep_calloc(e->dim, sizeof *fb), *tmp = keep_malloc(e->dim * sizeof *tmp);
+        fused_t *ff = NULL;
+        size_t nff = 0, used = 0;
+        if (!fb || !tmp || fuse(lex, n_lex, c, found, n_lex > 0, &ff, &nff)) {
+            keep_free(fb);
+            keep_free(tmp);
+            rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; used < RETR_PRF_DOCS && i < nff; i++) {
+            keep_err e2;
+            if (idx_chunk_vector(s, ff[i].chunk_id, tmp, e->dim, &e2) == KEEP_OK) {
+                for (size_t d = 0; d < e->dim; d++)
+                    fb[d] += tmp[d];
+                used++;
+            }
+        }
+        keep_free(ff);
+        double nn = 0;
+        for (size_t d = 0; used && d < e->dim; d++) {
+            q[d] += (float)(RETR_PRF_BETA * fb[d] / (double)used);
+            nn += (double)q[d] * q[d];
+        }
+        keep_free(fb);
+        keep_free(tmp);
+        if (used && nn > 0) {
+            for (size_t d = 0; d < e->dim; d++)
+                q[d] = (float)(q[d] / sqrt(nn));
+            if ((rc = idx_vectors_search(req->vectors, s, q, depth, all ? NULL : perm, n_perm, ids,
+                                         scores, &found, err)))
+                goto out;
+            for (size_t i = 0; i < found; i++) {
+                c[i].chunk_id = ids[i];
+                c[i].score = scores[i];
+            }
+        }
     }
     /* doc and ordinal; also drops a chunk deleted since the index was synced */
     if ((rc = idx_cands_locate(s, req->as, req->filter, c, &found, err)))
@@ -343,7 +401,7 @@ int retr_search(idx_store *s, const retr_request *req, retr_results **out, keep_
     if (use_bm25 && match &&
         (rc = idx_fts_candidates(s, match, req->as, req->filter, NULL, depth, &lex, &n_lex, err)))
         goto fail;
-    if (use_vec && (rc = vector_candidates(s, req, depth, &sem, &n_sem, err)))
+    if (use_vec && (rc = vector_candidates(s, req, depth, lex, n_lex, &sem, &n_sem, err)))
         goto fail;
     if (fuse(lex, n_lex, sem, n_sem, use_bm25 && use_vec, &f, &n_f))
         goto oom;
