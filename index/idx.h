@@ -160,6 +160,8 @@ void idx_vectors_close(idx_vectors *v);
 /* Applies pending changes; saves the cache when it had to rebuild or apply many. */
 int idx_vectors_sync(idx_vectors *v, idx_store *s, keep_err *err);
 size_t idx_vectors_dim(idx_vectors *v);
+/* 1 when the indexed vectors were made by the embedder of that name. */
+int idx_vectors_made_by(idx_vectors *v, const char *embedder);
 size_t idx_vectors_count(idx_vectors *v);
 /* How the last open/sync got its index: "loaded", "rebuilt" (file missing,
  * stale or corrupt) or "empty". */

@@ -275,6 +275,7 @@ struct idx_vectors {
     size_t dim;
     int64_t space, applied_seq;
     const char *origin;
+    char embedder[256]; /* name of the embedder of the space */
 };
 
 static int64_t random_generation(void)
@@ -342,6 +343,7 @@ static int rebuild(idx_vectors *v, idx_store *s, const vec_meta *m, keep_err *er
     v->dim = (size_t)m->dim;
     v->space = m->space;
     v->applied_seq = m->max_seq;
+    snprintf(v->embedder, sizeof v->embedder, "%s", m->embedder);
     if (m->dim <= 0 || !m->embedder[0]) {
         v->origin = "empty";
         return KEEP_OK;
@@ -458,6 +460,7 @@ static int refresh_locked(idx_vectors *v, idx_store *s, int reload, keep_err *er
             v->space = m.space;
             v->applied_seq = m.cache_seq;
             v->origin = "loaded";
+            snprintf(v->embedder, sizeof v->embedder, "%s", m.embedder);
         } else {
             if ((rc = rebuild(v, s, &m, err)))
                 goto out;
@@ -530,6 +533,14 @@ int idx_vectors_sync(idx_vectors *v, idx_store *s, keep_err *err)
 }
 
 size_t idx_vectors_dim(idx_vectors *v) { return v->dim; }
+
+int idx_vectors_made_by(idx_vectors *v, const char *embedder)
+{
+    pthread_rwlock_rdlock(&v->lock);
+    int same = strcmp(v->embedder, embedder) == 0;
+    pthread_rwlock_unlock(&v->lock);
+    return same;
+}
 
 size_t idx_vectors_count(idx_vectors *v)
 {

@@ -229,9 +229,13 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
     *out = NULL;
     *n = 0;
     idx_embedder *e = req->embedder;
-    if (idx_vectors_dim(req->vectors) != e->dim)
+    int rc0 = idx_vectors_sync(req->vectors, s, err);
+    if (rc0)
+        return rc0;
+    if (idx_vectors_dim(req->vectors) != e->dim || !idx_vectors_made_by(req->vectors, e->name))
         return keep_err_set(err, KEEP_ERR_VERSION,
-                            "the vector index was made by another embedder (run 'keep reindex')");
+                            "the stored vectors were made by another embedder than %s (reopen it,"
+                            " or run 'keep reindex')", e->name);
     float *q = keep_malloc(e->dim * sizeof *q);
     int64_t *ids = keep_malloc(depth * sizeof *ids), *perm = NULL;
     float *scores = keep_malloc(depth * sizeof *scores);
