@@ -75,6 +75,11 @@ int idx_docs_list(idx_store *s, const char *status_filter,
                   int (*fn)(void *ud, const idx_doc_info *d), void *ud, keep_err *err);
 /* Removes a document, its attachments, text and chunks. */
 int idx_doc_remove(idx_store *s, int64_t id, keep_err *err);
+/* Removes the document stored under (collection, path) and every document
+ * under path + "/" (path was a folder), with attachments, text and chunks, in
+ * one transaction. For file watchers: a path with nothing stored is not an
+ * error. collection NULL means "default". */
+int idx_doc_remove_path(idx_store *s, const char *collection, const char *path, keep_err *err);
 
 /* ---- full-text search ------------------------------------------------------------ */
 

@@ -480,3 +480,73 @@ int idx_put_document(idx_store *s, const char *collection, const char *path,
         *changed = 1;
     return KEEP_OK;
 }
+
+int idx_doc_remove_path(idx_store *s, const char *collection, const char *path, keep_err *err)
+{
+    if (!s || !path || !*path)
+        return keep_err_set(err, KEEP_ERR_USAGE, "idx_doc_remove_path: no path");
+    size_t n = strlen(path);
+    if (n > 65536)
+        return keep_err_set(err, KEEP_ERR_USAGE, "path of %zu bytes is too long", n);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    /* documents under the folder sort in [path + "/", path + "0"): '0' follows '/' */
+    char *lo = keep_malloc(n + 2), *hi = keep_malloc(n + 2);
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = KEEP_OK;
+    if (!lo || !hi) {
+        rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(lo, path, n);
+    memcpy(hi, path, n);
+    lo[n] = '/';
+    hi[n] = '0';
+    lo[n + 1] = hi[n + 1] = '\0';
+    if ((rc = idx__exec(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    const char *sql = "SELECT id FROM documents WHERE collection = ?1 AND parent_id IS NULL"
+                      " AND (path = ?2 OR (path >= ?3 AND path < ?4))";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = idx__db_error(s, err, "finding documents to remove");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, collection ? collection : "default", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, path, (int)n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hi, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *ni = keep_reallocarray(ids, n_ids + 1, sizeof *ni);
+        if (!ni) {
+            rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+            goto rollback;
+        }
+        ids = ni;
+        ids[n_ids++] = sqlite3_column_int64(st, 0);
+    }
+    if (step != SQLITE_DONE) {
+        rc = idx__db_error(s, err, "finding documents to remove");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < n_ids; i++)
+        if ((rc = idx__delete_doc_tree(s, ids[i], 0, err)))
+            goto rollback;
+    rc = idx__exec(s, "COMMIT", err);
+    if (!rc)
+        goto out;
+rollback:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    keep_free(ids);
+    keep_free(lo);
+    keep_free(hi);
+    return rc;
+}

@@ -45,6 +45,16 @@ static int next_line(line_iter *it, const char **line, size_t *n)
     return 1;
 }
 
+/* Whether s[0..n) is only c and spaces (setext underline). Bounded: lines
+ * are not NUL-terminated. */
+static int all_of(const char *s, size_t n, char c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != c && s[i] != ' ')
+            return 0;
+    return 1;
+}
+
 static int blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -289,8 +299,8 @@ int ingest_parse_markdown(const char *data, size_t len, const ingest_limits *lim
         /* setext heading: the previous line was its text, already emitted as a
          * paragraph line; it is re-emitted as a heading (rare enough to accept
          * the duplicate line in the text) */
-        if (prev && (line[0] == '=' || line[0] == '-') && strspn(line, line[0] == '=' ? "= " : "- ") == n &&
-            n >= 2 && !in_table) {
+        if (prev && n >= 2 && (line[0] == '=' || line[0] == '-') && all_of(line, n, line[0]) &&
+            !in_table) {
             int level = line[0] == '=' ? 1 : 2;
             if ((rc = ingest_doc_heading(doc, level, prev, prev_n)))
                 goto fail;
