@@ -63,6 +63,8 @@ static void sync_path(watch_ctx *c, const char *collection, const char *path)
     c->opt.collection = collection;
     if (idx_ingest_paths(c->store, &path, 1, &c->opt, &st, &err))
         cli_error(CLI_FAIL, "%s: %s", path, err.msg); /* logged; the next event retries */
+    else if (st.added || st.updated)
+        cli_refresh_vectors(NULL, c->store, 0, 0, NULL); /* embeddings of the new chunks */
 }
 
 static int on_event(void *ud, const ingest_watch_event *ev)
