@@ -4,3 +4,5 @@ libkeep_a_SOURCES += ingest/xml_safe.c ingest/xml_safe.h
 libkeep_a_SOURCES += ingest/zip_safe.c ingest/zip_safe.h
 libkeep_a_SOURCES += ingest/office_util.c ingest/office_util.h ingest/parse_office.h
 libkeep_a_SOURCES += ingest/parse_docx.c
+libkeep_a_SOURCES += ingest/parse_pptx.c
+libkeep_a_SOURCES += ingest/parse_xlsx.c
