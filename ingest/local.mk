@@ -6,3 +6,4 @@ libkeep_a_SOURCES += ingest/office_util.c ingest/office_util.h ingest/parse_offi
 libkeep_a_SOURCES += ingest/parse_docx.c
 libkeep_a_SOURCES += ingest/parse_pptx.c
 libkeep_a_SOURCES += ingest/parse_xlsx.c
+libkeep_a_SOURCES += ingest/parse_odf.c
