@@ -12,3 +12,4 @@ tests_test_office_SOURCES = tests/test_office.c tests/tap.h
 tests_test_office_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_office_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_office
+FUZZ_TARGETS += tests/fuzz/fuzz_office
