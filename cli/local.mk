@@ -1,1 +1,2 @@
-# cli/local.mk — sources and tests of cli/
+# cli/local.mk — the keep binary's commands
+libkeep_a_SOURCES += cli/cli.h cli/util.c cli/cmd_ingest.c cli/cmd_search.c cli/cmd_docs.c cli/cmd_eval.c

@@ -1,12 +1,19 @@
 # ingest/local.mk — parsers, chunker, drop-folder watcher
 libkeep_a_SOURCES += ingest/doc.c ingest/doc.h
 libkeep_a_SOURCES += ingest/xml_safe.c ingest/xml_safe.h
+libkeep_a_SOURCES += ingest/ingest.c ingest/ingest.h ingest/chunker.c ingest/chunker.h \
+	ingest/parse_text.c ingest/parse_text.h
+check_PROGRAMS += tests/test_ingest
+tests_test_ingest_SOURCES = tests/test_ingest.c tests/tap.h
+tests_test_ingest_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_ingest_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_ingest
+
+# Office Open XML and OpenDocument: bounded zip access, shared helpers, parsers
 libkeep_a_SOURCES += ingest/zip_safe.c ingest/zip_safe.h
 libkeep_a_SOURCES += ingest/office_util.c ingest/office_util.h ingest/parse_office.h
-libkeep_a_SOURCES += ingest/parse_docx.c
-libkeep_a_SOURCES += ingest/parse_pptx.c
-libkeep_a_SOURCES += ingest/parse_xlsx.c
-libkeep_a_SOURCES += ingest/parse_odf.c
+libkeep_a_SOURCES += ingest/parse_docx.c ingest/parse_pptx.c ingest/parse_xlsx.c \
+	ingest/parse_odf.c
 check_PROGRAMS += tests/test_office
 tests_test_office_SOURCES = tests/test_office.c tests/tap.h
 tests_test_office_LDADD = $(TEST_LIBS)

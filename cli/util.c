@@ -1,0 +1,116 @@
+/* util.c — shared plumbing for the commands (see cli.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("keep: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_wants_help(const cli_command *cmd, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(cmd->usage, stdout);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("keep: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'keep %s --help')\n", cmd->name);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_parse_int(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_print_json(cJSON *doc)
+{
+    if (!doc)
+        return cli_error(CLI_FAIL, "out of memory");
+    char *s = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (!s)
+        return cli_error(CLI_FAIL, "out of memory");
+    puts(s);
+    cJSON_free(s);
+    return CLI_OK;
+}
+
+/* mkdir -p for the data directory (private: it holds every document). */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int cli_open(cli_env *env, int create, keep_config *cfg, idx_store **store)
+{
+    char path[4096];
+    keep_err err;
+    keep_err_clear(&err);
+    struct stat st;
+    if (stat(env->data_dir, &st) != 0) {
+        if (!create)
+            return cli_error(CLI_FAIL, "no data directory at %s (run 'keep ingest PATH' first, or "
+                                       "pass --data DIR)", env->data_dir);
+        if (make_dirs(env->data_dir) != 0)
+            return cli_error(CLI_FAIL, "cannot create data directory %s: %s", env->data_dir,
+                             strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) {
+        return cli_error(CLI_FAIL, "%s is not a directory", env->data_dir);
+    }
+    snprintf(path, sizeof path, "%s/keep.conf", env->data_dir);
+    if (create && keep_config_write_default(path, &err))
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    if (keep_config_load(path, cfg, &err))
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/keep.db", env->data_dir);
+    if (!create && stat(path, &st) != 0)
+        return cli_error(CLI_FAIL, "no database in %s (run 'keep ingest PATH' first)", env->data_dir);
+    if (idx_store_open(path, cfg->busy_timeout_ms, store, &err))
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    return CLI_OK;
+}
