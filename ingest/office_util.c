@@ -136,6 +136,15 @@ void ingest__rels_free(ingest__rels *r)
     r->n = 0;
 }
 
+static int rel_cmp(const void *a, const void *b)
+{
+    const ingest__rel *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    if (c)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
 int ingest__rels_load(ingest_zip *z, const char *part, const ingest_limits *lim,
                       ingest__rels *out, keep_err *err)
 {
@@ -183,6 +192,7 @@ int ingest__rels_load(ingest_zip *z, const char *part, const ingest_limits *lim,
         r->id = keep_strdup(id);
         r->type = keep_strdup(t ? t + 1 : type);
         r->target = external ? NULL : ingest__zip_resolve(part, target);
+        r->order = out->n;
         if (!r->id || !r->type) {
             keep_free(r->id);
             keep_free(r->type);
@@ -192,6 +202,9 @@ int ingest__rels_load(ingest_zip *z, const char *part, const ingest_limits *lim,
         out->n++;
     }
     xmlFreeDoc(x);
+    /* sorted by id (stable on index) so lookups stay logarithmic */
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, rel_cmp);
     return KEEP_OK;
 nomem:
     xmlFreeDoc(x);
@@ -201,18 +214,25 @@ nomem:
 
 const ingest__rel *ingest__rels_id(const ingest__rels *r, const char *id)
 {
-    for (size_t i = 0; id && i < r->n; i++)
-        if (strcmp(r->v[i].id, id) == 0)
-            return &r->v[i];
-    return NULL;
+    size_t lo = 0, hi = r->n;
+    while (id && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(r->v[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return id && lo < r->n && strcmp(r->v[lo].id, id) == 0 ? &r->v[lo] : NULL;
 }
 
 const ingest__rel *ingest__rels_type(const ingest__rels *r, const char *type)
 {
+    const ingest__rel *best = NULL;
     for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->v[i].type, type) == 0 && r->v[i].target)
-            return &r->v[i];
-    return NULL;
+        if (strcmp(r->v[i].type, type) == 0 && r->v[i].target &&
+            (!best || r->v[i].order < best->order))
+            best = &r->v[i];
+    return best;
 }
 
 /* docProps/core.xml: metadata only, so a broken part is ignored. */
@@ -292,7 +312,11 @@ int ingest__append_norm(keep_buf *out, const char *s, size_t len)
     return KEEP_OK;
 }
 
-void ingest__tab_init(ingest__table *t) { memset(t, 0, sizeof *t); }
+void ingest__tab_init(ingest__table *t, size_t max_text)
+{
+    memset(t, 0, sizeof *t);
+    t->max_text = max_text;
+}
 
 static void free_headers(ingest__table *t)
 {
@@ -309,7 +333,9 @@ void ingest__tab_free(ingest__table *t)
     free_headers(t);
     keep_buf_free(&t->text);
     keep_free(t->cells);
+    size_t max = t->max_text;
     memset(t, 0, sizeof *t);
+    t->max_text = max;
 }
 
 void ingest__tab_reset_header(ingest__table *t) { free_headers(t); }
@@ -323,6 +349,8 @@ int ingest__tab_cell(ingest__table *t, size_t col, size_t span, const char *s, s
     if (span > INGEST_TAB_MAX_COLS - col)
         span = INGEST_TAB_MAX_COLS - col;
     size_t off = t->text.len;
+    if (t->max_text && (len > t->max_text || off > t->max_text - len))
+        return KEEP_ERR_TOOBIG; /* one row longer than a whole document may be */
     if (ingest__append_norm(&t->text, s, len))
         return KEEP_ERR_NOMEM;
     if (t->text.len == off)

@@ -60,10 +60,11 @@ typedef struct ingest__rel {
     char *id;
     char *type;   /* last path segment of the type URI: "slide", "notesSlide" */
     char *target; /* resolved member name; NULL for external or unsafe targets */
+    size_t order; /* position in the rels part */
 } ingest__rel;
 
 typedef struct ingest__rels {
-    ingest__rel *v;
+    ingest__rel *v; /* sorted by id */
     size_t n;
 } ingest__rels;
 
@@ -74,6 +75,7 @@ int ingest__rels_load(ingest_zip *z, const char *part, const ingest_limits *lim,
                       ingest__rels *out, keep_err *err);
 void ingest__rels_free(ingest__rels *r);
 const ingest__rel *ingest__rels_id(const ingest__rels *r, const char *id);
+/* The first relationship of that type (in document order) with a target. */
 const ingest__rel *ingest__rels_type(const ingest__rels *r, const char *type);
 
 /* The main part of an OOXML package (officeDocument relationship of
@@ -94,9 +96,12 @@ typedef struct ingest__table {
     keep_buf text; /* cell texts of the current row */
     ingest__cell *cells;
     size_t n_cells, cap_cells;
+    size_t max_text; /* cap on one row's text; 0 = none */
 } ingest__table;
 
-void ingest__tab_init(ingest__table *t);
+/* max_text: the document text cap (doc->max_text), so that a row of
+ * repeated cells cannot grow past what the document may hold. */
+void ingest__tab_init(ingest__table *t, size_t max_text);
 void ingest__tab_free(ingest__table *t);
 /* Adds a cell of the current row at column col covering span columns; text
  * is whitespace-normalised; empty cells and columns past the cap are

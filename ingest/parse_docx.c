@@ -8,6 +8,8 @@
  * following word/numbering.xml; tables become header-named rows; footnote
  * and endnote references become [^n] with the note text in a final
  * "Footnotes" section. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,6 +27,9 @@ typedef struct dstyle {
     int outline;    /* w:outlineLvl + 1; 0 none */
     int is_title;
     long num_id, ilvl; /* numbering from the style; -1 none */
+    /* the above resolved through basedOn, computed on first use */
+    int resolved, r_level, r_title;
+    long r_num_id, r_ilvl;
 } dstyle;
 
 typedef struct dabstract {
@@ -82,6 +87,11 @@ static int name_level(const char *name, int *is_title)
     return 0;
 }
 
+static int style_cmp(const void *a, const void *b)
+{
+    return strcmp(((const dstyle *)a)->id, ((const dstyle *)b)->id);
+}
+
 static int load_styles(docx *d, const char *part)
 {
     xmlDocPtr x = NULL;
@@ -134,6 +144,8 @@ static int load_styles(docx *d, const char *part)
                                            MAX_LEVELS - 1);
         }
     }
+    if (d->n_styles > 1)
+        qsort(d->styles, d->n_styles, sizeof *d->styles, style_cmp);
 out:
     xmlFreeDoc(x);
     return rc;
@@ -144,51 +156,83 @@ nomem:
 
 static const dstyle *find_style(const docx *d, const char *id)
 {
-    for (size_t i = 0; id && i < d->n_styles; i++)
-        if (strcmp(d->styles[i].id, id) == 0)
-            return &d->styles[i];
-    return NULL;
+    if (!id || !d->n_styles)
+        return NULL;
+    dstyle key;
+    key.id = (char *)(uintptr_t)id;
+    return bsearch(&key, d->styles, d->n_styles, sizeof *d->styles, style_cmp);
 }
 
-/* Heading level of a style (0 for body text), following basedOn a bounded
- * number of steps: a hostile chain may loop. */
+/* Level (0 for body text) and numbering of a style, following basedOn a
+ * bounded number of steps (a hostile chain may loop), memoized per style. */
+static void resolve_style(const docx *d, dstyle *st)
+{
+    st->resolved = 1;
+    st->r_num_id = st->r_ilvl = -1;
+    int have_level = 0;
+    const dstyle *s = st;
+    for (int i = 0; s && i < STYLE_CHAIN; i++) {
+        if (!have_level && s->name_level) {
+            st->r_level = s->name_level;
+            st->r_title = s->is_title;
+            have_level = 1;
+        } else if (!have_level && s->outline) {
+            st->r_level = s->outline;
+            have_level = 1;
+        }
+        if (st->r_num_id < 0 && s->num_id >= 0) {
+            st->r_num_id = s->num_id;
+            st->r_ilvl = s->ilvl;
+        }
+        if (have_level && st->r_num_id >= 0)
+            break;
+        s = find_style(d, s->based_on);
+    }
+}
+
 static int style_level(const docx *d, const char *id, int *is_title)
 {
     *is_title = 0;
-    const dstyle *s = find_style(d, id);
-    if (!s && id) {
+    dstyle *s = (dstyle *)find_style(d, id);
+    if (!s) {
         /* no styles.xml entry: the built-in English ids still say it */
-        int t;
-        int l = name_level(id, &t);
+        int t = 0;
+        int l = id ? name_level(id, &t) : 0;
         *is_title = t;
         return l;
     }
-    for (int i = 0; s && i < STYLE_CHAIN; i++) {
-        if (s->name_level) {
-            *is_title = s->is_title;
-            return s->name_level;
-        }
-        if (s->outline)
-            return s->outline;
-        s = find_style(d, s->based_on);
-    }
-    return 0;
+    if (!s->resolved)
+        resolve_style(d, s);
+    *is_title = s->r_title;
+    return s->r_level;
 }
 
 static void style_numbering(const docx *d, const char *id, long *num_id, long *ilvl)
 {
-    const dstyle *s = find_style(d, id);
-    for (int i = 0; s && i < STYLE_CHAIN; i++) {
-        if (s->num_id >= 0) {
-            *num_id = s->num_id;
-            *ilvl = s->ilvl;
-            return;
-        }
-        s = find_style(d, s->based_on);
+    dstyle *s = (dstyle *)find_style(d, id);
+    if (!s)
+        return;
+    if (!s->resolved)
+        resolve_style(d, s);
+    if (s->r_num_id >= 0) {
+        *num_id = s->r_num_id;
+        *ilvl = s->r_ilvl;
     }
 }
 
 /* ---- numbering ------------------------------------------------------------- */
+
+static int abstract_cmp(const void *a, const void *b)
+{
+    long x = ((const dabstract *)a)->id, y = ((const dabstract *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static int num_cmp(const void *a, const void *b)
+{
+    long x = ((const dnum *)a)->id, y = ((const dnum *)b)->id;
+    return x < y ? -1 : x > y;
+}
 
 static int load_numbering(docx *d, const char *part)
 {
@@ -231,17 +275,22 @@ static int load_numbering(docx *d, const char *part)
                                                 "val", 1, 1L << 30);
         }
     }
+    if (d->n_abstracts > 1)
+        qsort(d->abstracts, d->n_abstracts, sizeof *d->abstracts, abstract_cmp);
     for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next) {
         if (!ingest__ox_is(c, OX_W, "num"))
             continue;
         dnum *n = &d->nums[d->n_nums++];
         n->id = ingest__ox_attr_long(c, OX_W, "numId", -1, 1L << 30);
-        long aid = ingest__ox_attr_long(ingest__ox_child(c, OX_W, "abstractNumId"), OX_W, "val",
-                                        -1, 1L << 30);
-        for (size_t i = 0; i < d->n_abstracts; i++)
-            if (d->abstracts[i].id == aid)
-                n->abs = &d->abstracts[i];
+        dabstract key;
+        key.id = ingest__ox_attr_long(ingest__ox_child(c, OX_W, "abstractNumId"), OX_W, "val",
+                                      -1, 1L << 30);
+        n->abs = d->n_abstracts ? bsearch(&key, d->abstracts, d->n_abstracts,
+                                          sizeof *d->abstracts, abstract_cmp)
+                                : NULL;
     }
+    if (d->n_nums > 1)
+        qsort(d->nums, d->n_nums, sizeof *d->nums, num_cmp);
 out:
     xmlFreeDoc(x);
     return rc;
@@ -275,10 +324,9 @@ static void roman(long v, int upper, char *out, size_t cap)
 static void list_marker(docx *d, long num_id, long ilvl, char *out, size_t cap)
 {
     snprintf(out, cap, "- ");
-    dnum *n = NULL;
-    for (size_t i = 0; i < d->n_nums; i++)
-        if (d->nums[i].id == num_id)
-            n = &d->nums[i];
+    dnum key;
+    key.id = num_id;
+    dnum *n = d->n_nums ? bsearch(&key, d->nums, d->n_nums, sizeof *d->nums, num_cmp) : NULL;
     if (!n || !n->abs || ilvl < 0 || ilvl >= MAX_LEVELS)
         return;
     const char *fmt = n->abs->fmt[ilvl];
@@ -564,7 +612,7 @@ out:
 static int table(docx *d, xmlNodePtr tbl, unsigned depth)
 {
     ingest__table t;
-    ingest__tab_init(&t);
+    ingest__tab_init(&t, d->doc->max_text);
     keep_buf cell = {0};
     int rc = end_list(d);
     if (!rc)

@@ -9,6 +9,7 @@
  * per-document cell budget, so the work stays proportional to the output.
  * A package whose manifest lists encryption data is refused (its parts are
  * ciphertext). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "office_util.h"
@@ -19,6 +20,12 @@
 /* Copies written of one non-empty row carrying number-rows-repeated. */
 #define ODF_MAX_ROW_REPEAT 1000
 
+typedef struct lstyle {
+    char *name;
+    size_t root;
+    xmlNodePtr node;
+} lstyle;
+
 typedef struct odf {
     ingest_zip *z;
     const ingest_limits *lim;
@@ -26,6 +33,8 @@ typedef struct odf {
     keep_err *err;
     xmlDocPtr content, styles, meta;
     xmlNodePtr style_roots[4]; /* where text:list-style definitions live */
+    lstyle *lists;             /* list styles by name, earlier roots first */
+    size_t n_lists;
     ingest__notes notes;
     int in_list;
     int in_note;
@@ -35,6 +44,8 @@ typedef struct odf {
 } odf;
 
 /* ---- opening ----------------------------------------------------------------- */
+
+static int index_list_styles(odf *o);
 
 static int is_flat(const char *data, size_t len)
 {
@@ -136,6 +147,8 @@ static int odf_open(odf *o, const char *data, size_t len, const char *kind, xmlN
             meta = ingest__ox_child(xmlDocGetRootElement(o->meta), OD_OFFICE, "meta");
     }
     int rc = meta_props(o, meta);
+    if (!rc)
+        rc = index_list_styles(o);
     if (rc)
         return rc;
     *body = ingest__ox_child(ingest__ox_child(root, OD_OFFICE, "body"), OD_OFFICE, kind);
@@ -144,8 +157,63 @@ static int odf_open(odf *o, const char *data, size_t len, const char *kind, xmlN
     return KEEP_OK;
 }
 
+static int lstyle_cmp(const void *a, const void *b)
+{
+    const lstyle *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->root < y->root ? -1 : x->root > y->root;
+}
+
+/* Indexes the list styles once: a document may hold thousands of lists and
+ * thousands of styles. */
+static int index_list_styles(odf *o)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < 4 && o->style_roots[r]; r++)
+        for (xmlNodePtr s = o->style_roots[r]->children; s; s = s->next)
+            n += ingest__ox_is(s, OD_TEXT, "list-style");
+    if (!n)
+        return KEEP_OK;
+    if (!(o->lists = keep_calloc(n, sizeof *o->lists)))
+        return keep_err_set(o->err, KEEP_ERR_NOMEM, "out of memory");
+    char name[256];
+    for (size_t r = 0; r < 4 && o->style_roots[r]; r++)
+        for (xmlNodePtr s = o->style_roots[r]->children; s; s = s->next) {
+            if (!ingest__ox_is(s, OD_TEXT, "list-style") ||
+                !ingest__ox_attr(s, OD_STYLE, "name", name, sizeof name))
+                continue;
+            lstyle *l = &o->lists[o->n_lists];
+            if (!(l->name = keep_strdup(name)))
+                return keep_err_set(o->err, KEEP_ERR_NOMEM, "out of memory");
+            l->root = r;
+            l->node = s;
+            o->n_lists++;
+        }
+    if (o->n_lists > 1)
+        qsort(o->lists, o->n_lists, sizeof *o->lists, lstyle_cmp);
+    return KEEP_OK;
+}
+
+static xmlNodePtr find_list_style(const odf *o, const char *name)
+{
+    size_t lo = 0, hi = o->n_lists;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(o->lists[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < o->n_lists && strcmp(o->lists[lo].name, name) == 0 ? o->lists[lo].node : NULL;
+}
+
 static void odf_close(odf *o)
 {
+    for (size_t i = 0; i < o->n_lists; i++)
+        keep_free(o->lists[i].name);
+    keep_free(o->lists);
     xmlFreeDoc(o->content);
     xmlFreeDoc(o->styles);
     xmlFreeDoc(o->meta);
@@ -340,25 +408,16 @@ out:
 static int level_kind(odf *o, const char *style, int level, char *fmt, size_t cap)
 {
     fmt[0] = '\0';
-    char name[256];
-    for (size_t r = 0; style && r < 4 && o->style_roots[r]; r++) {
-        for (xmlNodePtr s = o->style_roots[r]->children; s; s = s->next) {
-            if (!ingest__ox_is(s, OD_TEXT, "list-style") ||
-                !ingest__ox_attr(s, OD_STYLE, "name", name, sizeof name) ||
-                strcmp(name, style) != 0)
-                continue;
-            for (xmlNodePtr l = s->children; l; l = l->next) {
-                if (ingest__ox_attr_long(l, OD_TEXT, "level", -1, 100) != level)
-                    continue;
-                if (ingest__ox_is(l, OD_TEXT, "list-level-style-number")) {
-                    if (!ingest__ox_attr(l, OD_STYLE, "num-format", fmt, cap) || !fmt[0])
-                        return 'b';
-                    return 'n';
-                }
+    xmlNodePtr s = style ? find_list_style(o, style) : NULL;
+    for (xmlNodePtr l = s ? s->children : NULL; l; l = l->next) {
+        if (ingest__ox_attr_long(l, OD_TEXT, "level", -1, 100) != level)
+            continue;
+        if (ingest__ox_is(l, OD_TEXT, "list-level-style-number")) {
+            if (!ingest__ox_attr(l, OD_STYLE, "num-format", fmt, cap) || !fmt[0])
                 return 'b';
-            }
-            return 'b';
+            return 'n';
         }
+        return 'b';
     }
     return 'b';
 }
@@ -491,8 +550,12 @@ static int table_row(odf *o, xmlNodePtr tr, ingest__table *t, orow *row, keep_bu
             col = (size_t)rep >= INGEST_TAB_MAX_COLS - col ? INGEST_TAB_MAX_COLS : col + (size_t)rep;
             continue;
         }
-        for (long k = 0; k < rep && col < INGEST_TAB_MAX_COLS && !rc; k++, col++)
+        size_t max = o->doc->max_text;
+        for (long k = 0; k < rep && col < INGEST_TAB_MAX_COLS && !rc; k++, col++) {
+            if (max && (cell->len > max || row->text.len > max - cell->len))
+                return KEEP_ERR_TOOBIG; /* repeated cells past what a document may hold */
             rc = row_add(row, col, (size_t)span, cell->data, cell->len);
+        }
     }
     if (rc || !row->n)
         return rc;
@@ -538,7 +601,7 @@ static int table_rows(odf *o, xmlNodePtr n, ingest__table *t, orow *row, keep_bu
 static int table(odf *o, xmlNodePtr tbl)
 {
     ingest__table t;
-    ingest__tab_init(&t);
+    ingest__tab_init(&t, o->doc->max_text);
     orow row = {{0}, NULL, 0, 0};
     keep_buf cell = {0};
     int rc = end_list(o);

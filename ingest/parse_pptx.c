@@ -124,7 +124,7 @@ static int body_lines(pptx *x, xmlNodePtr txbody, int implied_bullets)
 static int table(pptx *x, xmlNodePtr tbl)
 {
     ingest__table t;
-    ingest__tab_init(&t);
+    ingest__tab_init(&t, x->doc->max_text);
     keep_buf cell = {0};
     int rc = ingest_doc_para(x->doc);
     for (xmlNodePtr tr = tbl->children; tr && !rc; tr = tr->next) {
@@ -329,6 +329,11 @@ int ingest_parse_pptx(const char *data, size_t len, const ingest_limits *lim, in
     size_t cap = 0;
     for (xmlNodePtr c = lst ? lst->children : NULL; c; c = c->next)
         cap += ingest__ox_is(c, OX_P, "sldId");
+    if (lim && lim->max_pages && cap > lim->max_pages) {
+        rc = keep_err_set(err, KEEP_ERR_TOOBIG, "presentation lists %zu slides (limit %u)", cap,
+                          lim->max_pages);
+        goto out;
+    }
     if (cap) {
         if (!(parts = keep_calloc(cap, sizeof *parts))) {
             rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");

@@ -122,6 +122,17 @@ static unsigned char format_kind(long id, const char *code)
     return (unsigned char)(date && time ? 3 : date ? 1 : time ? 2 : 0);
 }
 
+typedef struct fmt_kind {
+    long id;
+    unsigned char kind;
+} fmt_kind;
+
+static int fmt_cmp(const void *a, const void *b)
+{
+    long x = ((const fmt_kind *)a)->id, y = ((const fmt_kind *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 static int load_styles(xlsx *x, const char *part)
 {
     xmlDocPtr d = NULL;
@@ -140,20 +151,36 @@ static int load_styles(xlsx *x, const char *part)
         rc = keep_err_set(x->err, KEEP_ERR_NOMEM, "out of memory");
         goto out;
     }
+    /* custom formats first, sorted, so each xf finds its format in log time */
+    size_t nf = 0;
+    for (xmlNodePtr f = fmts ? fmts->children : NULL; f; f = f->next)
+        nf += ingest__ox_is(f, OX_S, "numFmt");
+    fmt_kind *fk = nf ? keep_calloc(nf, sizeof *fk) : NULL;
+    if (nf && !fk) {
+        rc = keep_err_set(x->err, KEEP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t k = 0;
     char code[256];
+    for (xmlNodePtr f = fmts ? fmts->children : NULL; f; f = f->next) {
+        if (!ingest__ox_is(f, OX_S, "numFmt"))
+            continue;
+        fk[k].id = ingest__ox_attr_long(f, "", "numFmtId", -1, 1L << 30);
+        const char *fc = ingest__ox_attr(f, "", "formatCode", code, sizeof code);
+        fk[k].kind = fc ? format_kind(fk[k].id, fc) : 0;
+        k++;
+    }
+    if (k > 1)
+        qsort(fk, k, sizeof *fk, fmt_cmp);
     for (xmlNodePtr c = xfs ? xfs->children : NULL; c; c = c->next) {
         if (!ingest__ox_is(c, OX_S, "xf"))
             continue;
-        long id = ingest__ox_attr_long(c, "", "numFmtId", 0, 1L << 30);
-        const char *fc = NULL;
-        for (xmlNodePtr f = fmts ? fmts->children : NULL; f && id >= 164; f = f->next)
-            if (ingest__ox_is(f, OX_S, "numFmt") &&
-                ingest__ox_attr_long(f, "", "numFmtId", -1, 1L << 30) == id) {
-                fc = ingest__ox_attr(f, "", "formatCode", code, sizeof code);
-                break;
-            }
-        x->xf_kind[x->n_xf++] = id >= 164 ? (fc ? format_kind(id, fc) : 0) : format_kind(id, NULL);
+        fmt_kind key = {ingest__ox_attr_long(c, "", "numFmtId", 0, 1L << 30), 0};
+        const fmt_kind *hit = k ? bsearch(&key, fk, k, sizeof *fk, fmt_cmp) : NULL;
+        /* a custom code overrides a built-in id */
+        x->xf_kind[x->n_xf++] = hit ? hit->kind : format_kind(key.id, NULL);
     }
+    keep_free(fk);
 out:
     xmlFreeDoc(d);
     return rc;
@@ -268,7 +295,7 @@ static int sheet(xlsx *x, const char *name, const char *part)
     if (rc)
         return rc;
     ingest__table t;
-    ingest__tab_init(&t);
+    ingest__tab_init(&t, x->doc->max_text);
     keep_buf val = {0};
     if ((rc = ingest_doc_sheet(x->doc, name)) ||
         (rc = ingest_doc_heading(x->doc, 1, name, strlen(name))))

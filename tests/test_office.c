@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zip.h>
+
 #include "common.h"
 #include "ingest/doc.h"
 #include "ingest/parse_office.h"
@@ -432,6 +434,180 @@ static void test_hostile(void)
     ingest_doc_free(&doc);
 }
 
+/* ---- packages built in memory ---------------------------------------------------- */
+
+typedef struct mpart {
+    const char *name;
+    const char *data;
+    size_t len;
+} mpart;
+
+/* A zip of the parts (or of n_empty empty members when parts is NULL) made
+ * with libzip in memory. Caller frees with keep_free. */
+static char *make_zip(const mpart *parts, size_t n, size_t n_empty, size_t *len)
+{
+    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, NULL);
+    if (!src)
+        return NULL;
+    zip_source_keep(src);
+    zip_t *za = zip_open_from_source(src, ZIP_TRUNCATE, NULL);
+    char *out = NULL;
+    if (!za)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(za, parts[i].data, parts[i].len, 0);
+        if (!s || zip_file_add(za, parts[i].name, s, 0) < 0) {
+            zip_source_free(s);
+            zip_discard(za);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < n_empty; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "e%zu", i);
+        zip_source_t *s = zip_source_buffer(za, "", 0, 0);
+        if (!s || zip_file_add(za, name, s, 0) < 0) {
+            zip_source_free(s);
+            zip_discard(za);
+            goto done;
+        }
+        zip_set_file_compression(za, (zip_uint64_t)i + n, ZIP_CM_STORE, 0);
+    }
+    if (zip_close(za) < 0) {
+        zip_discard(za);
+        goto done;
+    }
+    zip_stat_t st;
+    if (zip_source_stat(src, &st) == 0 && zip_source_open(src) == 0) {
+        out = keep_malloc(st.size + 1);
+        if (out && zip_source_read(src, out, st.size) == (zip_int64_t)st.size) {
+            *len = st.size;
+        } else {
+            keep_free(out);
+            out = NULL;
+        }
+        zip_source_close(src);
+    }
+done:
+    zip_source_free(src);
+    return out;
+}
+
+#define OOXML_RELS(type, target)                                                               \
+    "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/"  \
+    "2006/relationships\"><Relationship Id=\"r1\" Type=\"http://schemas.openxmlformats.org/"     \
+    "officeDocument/2006/relationships/" type "\" Target=\"" target "\"/></Relationships>"
+#define WNS "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
+
+static void test_generated(void)
+{
+    ingest_limits lim;
+    ingest_limits_default(&lim);
+    keep_err err = {0};
+    ingest_doc doc;
+
+    /* more entries than any document has */
+    size_t len = 0;
+    char *z = make_zip(NULL, 0, INGEST_ZIP_MAX_ENTRIES + 1, &len);
+    ingest_zip *zh = NULL;
+    OK(z != NULL, "zip with 65537 entries built");
+    ASSERT_EQ_INT(z ? ingest__zip_open(z, len, &lim, &zh, &err) : -1, KEEP_ERR_TOOBIG,
+                  "entry count cap");
+    ingest__zip_close(zh);
+    keep_free(z);
+
+    /* 20000 styles, numbering definitions and paragraphs using them: lookups
+     * that were linear would make this quadratic (minutes, not milliseconds) */
+    enum { N = 20000 };
+    keep_buf styles = {0}, numbering = {0}, body = {0};
+    keep_buf_printf(&styles, "<w:styles " WNS ">");
+    keep_buf_printf(&numbering, "<w:numbering " WNS ">");
+    keep_buf_printf(&body, "<w:document " WNS "><w:body>");
+    for (int i = 0; i < N; i++) {
+        keep_buf_printf(&styles,
+                        "<w:style w:type=\"paragraph\" w:styleId=\"S%d\"><w:name w:val=\"s%d\"/>"
+                        "<w:basedOn w:val=\"S%d\"/></w:style>",
+                        i, i, i + 1);
+        keep_buf_printf(&numbering,
+                        "<w:abstractNum w:abstractNumId=\"%d\"><w:lvl w:ilvl=\"0\"><w:numFmt "
+                        "w:val=\"decimal\"/></w:lvl></w:abstractNum><w:num w:numId=\"%d\">"
+                        "<w:abstractNumId w:val=\"%d\"/></w:num>",
+                        i, i + 1, i);
+        keep_buf_printf(&body,
+                        "<w:p><w:pPr><w:pStyle w:val=\"S%d\"/><w:numPr><w:ilvl w:val=\"0\"/>"
+                        "<w:numId w:val=\"%d\"/></w:numPr></w:pPr><w:r><w:t>item %d</w:t></w:r></w:p>",
+                        (i * 7919) % N, N - i, i);
+    }
+    keep_buf_printf(&styles, "<w:style w:type=\"paragraph\" w:styleId=\"S%d\"><w:name "
+                             "w:val=\"heading 2\"/></w:style></w:styles>", N);
+    keep_buf_puts(&numbering, "</w:numbering>");
+    keep_buf_puts(&body, "</w:body></w:document>");
+    static const char root[] = OOXML_RELS("officeDocument", "word/document.xml");
+    static const char rels[] =
+        "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/"
+        "2006/relationships\"><Relationship Id=\"r1\" Type=\"http://schemas.openxmlformats.org/"
+        "officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/><Relationship Id=\"r2\" "
+        "Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering\" "
+        "Target=\"numbering.xml\"/></Relationships>";
+    mpart parts[] = {{"_rels/.rels", root, sizeof root - 1},
+                     {"word/_rels/document.xml.rels", rels, sizeof rels - 1},
+                     {"word/document.xml", body.data, body.len},
+                     {"word/styles.xml", styles.data, styles.len},
+                     {"word/numbering.xml", numbering.data, numbering.len}};
+    z = make_zip(parts, 5, 0, &len);
+    ingest_doc_init(&doc, &lim);
+    double t0 = keep_now_ms();
+    ASSERT_EQ_INT(z ? ingest_parse_docx(z, len, &lim, &doc, &err) : -1, KEEP_OK,
+                  "20000 styles and lists parse");
+    printf("# 20000 styles/lists/paragraphs: %.0f ms\n", keep_now_ms() - t0);
+    /* S0's basedOn chain is 16 steps short of the heading style: body text;
+     * S19990 reaches "heading 2" within 16 steps */
+    OK(doc.text.data && strncmp(doc.text.data, "1. item 0\n1. item 1\n", 20) == 0,
+       "each paragraph numbered in its own list");
+    ingest_doc_free(&doc);
+    keep_free(z);
+    keep_buf_free(&styles);
+    keep_buf_free(&numbering);
+    keep_buf_free(&body);
+
+    /* a 64 KiB shared string referenced by 16384 cells of one row */
+    keep_buf sst = {0}, sheet = {0};
+    keep_buf_puts(&sst, "<sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><si><t>");
+    for (int i = 0; i < 4096; i++)
+        keep_buf_puts(&sst, "0123456789abcdef");
+    keep_buf_puts(&sst, "</t></si></sst>");
+    keep_buf_puts(&sheet, "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+                          "<sheetData><row>");
+    for (int i = 0; i < 16384; i++)
+        keep_buf_puts(&sheet, "<c t=\"s\"><v>0</v></c>");
+    keep_buf_puts(&sheet, "</row></sheetData></worksheet>");
+    static const char xroot[] = OOXML_RELS("officeDocument", "xl/workbook.xml");
+    static const char wb[] =
+        "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+        "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
+        "<sheet name=\"Big\" sheetId=\"1\" r:id=\"r1\"/></sheets></workbook>";
+    static const char wrels[] =
+        "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/"
+        "2006/relationships\"><Relationship Id=\"r1\" Type=\"http://schemas.openxmlformats.org/"
+        "officeDocument/2006/relationships/worksheet\" Target=\"s.xml\"/><Relationship Id=\"r2\" "
+        "Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings\" "
+        "Target=\"sst.xml\"/></Relationships>";
+    mpart xparts[] = {{"_rels/.rels", xroot, sizeof xroot - 1},
+                      {"xl/workbook.xml", wb, sizeof wb - 1},
+                      {"xl/_rels/workbook.xml.rels", wrels, sizeof wrels - 1},
+                      {"xl/s.xml", sheet.data, sheet.len},
+                      {"xl/sst.xml", sst.data, sst.len}};
+    z = make_zip(xparts, 5, 0, &len);
+    lim.max_text_bytes = 8 << 20;
+    ingest_doc_init(&doc, &lim);
+    ASSERT_EQ_INT(z ? ingest_parse_xlsx(z, len, &lim, &doc, &err) : -1, KEEP_ERR_TOOBIG,
+                  "1 GiB row of one shared string stops at the text cap");
+    ingest_doc_free(&doc);
+    keep_free(z);
+    keep_buf_free(&sst);
+    keep_buf_free(&sheet);
+}
+
 /* Every allocation failure point of a whole parse is a clean error. */
 static void test_alloc_failures(void)
 {
@@ -482,6 +658,7 @@ int main(void)
     test_xlsx_handmade();
     test_zip_layer();
     test_hostile();
+    test_generated();
     test_alloc_failures();
     return tap_done();
 }
