@@ -218,19 +218,23 @@ int ingest__zip_read(ingest_zip *z, const char *name, char **out, size_t *len, k
     if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE))
         return keep_err_set(err, KEEP_ERR_CORRUPT, "zip member %s has no sizes", name);
 
-    size_t cap = z->lim.max_member_bytes;
-    size_t budget = z->lim.max_unzip_bytes > z->read_total
-                        ? z->lim.max_unzip_bytes - z->read_total
-                        : 0;
-    if (z->lim.max_unzip_bytes && budget < cap)
-        cap = budget;
-    if (cap == 0 || (zip_uint64_t)cap > (zip_uint64_t)SIZE_MAX - 1)
-        cap = cap ? SIZE_MAX - 1 : 0;
+    /* the member cap, lowered to what is left of the document budget;
+     * a limit of 0 means none */
+    size_t cap = z->lim.max_member_bytes ? z->lim.max_member_bytes : SIZE_MAX - 1;
+    if (z->lim.max_unzip_bytes) {
+        size_t left = z->lim.max_unzip_bytes > z->read_total
+                          ? z->lim.max_unzip_bytes - z->read_total
+                          : 0;
+        if (left < cap)
+            cap = left;
+    }
+    if (cap > SIZE_MAX - 1)
+        cap = SIZE_MAX - 1;
 
     /* declared sizes first: cheap refusals before inflating anything */
     if (st.size > (zip_uint64_t)cap)
         return keep_err_set(err, KEEP_ERR_TOOBIG,
-                            "zip member %s declares %llu bytes (limit %zu left)", name,
+                            "zip member %s declares %llu bytes (limit %zu)", name,
                             (unsigned long long)st.size, cap);
     unsigned ratio = z->lim.max_zip_ratio;
     if (ratio && st.size > INGEST_ZIP_RATIO_FLOOR &&

@@ -7,7 +7,8 @@
  * decompressed/compressed ratio of large members (lim->max_zip_ratio), the sum
  * read per document (lim->max_unzip_bytes) and the entry count, counts the
  * bytes actually inflated (declared sizes lie) and only ever exposes members
- * whose names are relative paths without "..", backslashes or NULs.
+ * whose names are relative paths without "..", backslashes or drive letters.
+ * A limit of 0 disables that check.
  * Lookups are ASCII case-insensitive, as OPC part names are. Internal to
  * ingest/. */
 #ifndef KEEP_INGEST_ZIP_SAFE_H
