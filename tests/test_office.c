@@ -150,13 +150,17 @@ static void test_docx_localized(void)
                   "outline level 0 style is a level-1 heading");
     ASSERT_EQ_STR(heading_of(&doc, "Backups run at"), "Einleitung > Zeitplan",
                   "localized id 'berschrift2' named 'heading 2' is a level-2 heading");
-    ASSERT_EQ_STR(heading_of(&doc, "Looping styles"), "Einleitung > Anhang",
+    ASSERT_EQ_STR(heading_of(&doc, "Looping styles"), "3 Wiederherstellung > Anhang",
                   "basedOn heading 2 inherits the level; a basedOn loop is body text");
     OK(has(&doc, "Backups run at 02:00 nightly.[^1]"), "field result and insertion kept");
     OK(!has(&doc, "DELETED-WORDS"), "deleted text dropped");
     OK(!has(&doc, "TIME"), "field instruction dropped");
     OK(has(&doc, "\n1. Check the logs\n  a. Look for errors\n  b. Look for warnings\n2. Report\n- Coffee"),
        "decimal, letter and bullet numbering");
+    OK(has(&doc, "\n1. Install\n  1.1. Unpack\n  1.2. Configure\n"), "multi-level lvlText numbering");
+    ASSERT_EQ_STR(heading_of(&doc, "Room: Server room"), "3 Wiederherstellung",
+                  "outline-numbered heading keeps its number");
+    OK(!has(&doc, "TOC-"), "table of contents (content control and toc style) skipped");
     OK(has(&doc, "\nRoom: Server room; Keys: Alice; Keys: Bob\n"), "header spanning two columns");
     OK(has(&doc, "[^1] Measured in March 2024."), "endnote text");
     const char *box = doc.text.data ? strstr(doc.text.data, "Boxed reminder") : NULL;
@@ -568,10 +572,10 @@ static void test_generated(void)
     while (hi < N && (hi * 7919) % N != N - 1)
         hi++;
     char needle[64], path[64];
-    snprintf(needle, sizeof needle, "\n\nitem %d\n\n", hi);
-    snprintf(path, sizeof path, "item %d", hi);
+    snprintf(needle, sizeof needle, "\n\n1. item %d\n\n", hi);
+    snprintf(path, sizeof path, "1. item %d", hi);
     OK(has(&doc, needle), "style one basedOn step from a heading is a heading");
-    ASSERT_EQ_STR(heading_of(&doc, needle + 2), path, "its text is the heading path");
+    ASSERT_EQ_STR(heading_of(&doc, needle + 2), path, "numbered heading keeps its number");
     ingest_doc_free(&doc);
     keep_free(z);
     keep_buf_free(&styles);

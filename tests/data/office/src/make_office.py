@@ -41,10 +41,13 @@ def out(name):
     return os.path.join(OUT, name)
 
 
+FIXED_TIME = (2024, 1, 1, 0, 0, 0)  # reproducible archives
+
+
 def write_zip(name, members, compression=zipfile.ZIP_DEFLATED):
     with zipfile.ZipFile(out(name), 'w', compression) as z:
         for n, data in members:
-            z.writestr(n, data)
+            z.writestr(zipfile.ZipInfo(n, FIXED_TIME), data, compress_type=compression)
 
 
 def soffice():
@@ -115,6 +118,7 @@ def localized_docx():
               '<w:basedOn w:val="Schleife2"/></w:style>'
               '<w:style w:type="paragraph" w:styleId="Schleife2"><w:name w:val="Schleife2"/>'
               '<w:basedOn w:val="Schleife"/></w:style>'
+              '<w:style w:type="paragraph" w:styleId="Verzeichnis1"><w:name w:val="toc 1"/></w:style>'
               '</w:styles>' % W)
     numbering = ('<?xml version="1.0" encoding="UTF-8"?><w:numbering xmlns:w="%s">'
                  '<w:abstractNum w:abstractNumId="7"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
@@ -122,6 +126,13 @@ def localized_docx():
                  '<w:numFmt w:val="lowerLetter"/></w:lvl></w:abstractNum>'
                  '<w:abstractNum w:abstractNumId="8"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/>'
                  '</w:lvl></w:abstractNum>'
+                 '<w:abstractNum w:abstractNumId="9"><w:lvl w:ilvl="0"><w:numFmt w:val="decimal"/>'
+                 '<w:lvlText w:val="%%1."/></w:lvl><w:lvl w:ilvl="1"><w:numFmt w:val="decimal"/>'
+                 '<w:lvlText w:val="%%1.%%2."/></w:lvl></w:abstractNum>'
+                 '<w:abstractNum w:abstractNumId="10"><w:lvl w:ilvl="0"><w:start w:val="3"/>'
+                 '<w:numFmt w:val="decimal"/><w:lvlText w:val="%%1"/></w:lvl></w:abstractNum>'
+                 '<w:num w:numId="5"><w:abstractNumId w:val="9"/></w:num>'
+                 '<w:num w:numId="6"><w:abstractNumId w:val="10"/></w:num>'
                  '<w:num w:numId="3"><w:abstractNumId w:val="7"/></w:num>'
                  '<w:num w:numId="4"><w:abstractNumId w:val="8"/></w:num></w:numbering>' % W)
     endnotes = ('<?xml version="1.0" encoding="UTF-8"?><w:endnotes xmlns:w="%s">'
@@ -139,7 +150,10 @@ def localized_docx():
              '<w:tr><w:tc><w:p><w:r><w:t>Server room</w:t></w:r></w:p></w:tc>'
              '<w:tc><w:p><w:r><w:t>Alice</w:t></w:r></w:p></w:tc>'
              '<w:tc><w:p><w:r><w:t>Bob</w:t></w:r></w:p></w:tc></w:tr></w:tbl>')
-    body = (p('Sicherungskonzept', 'Titel') +
+    toc = ('<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/>'
+           '</w:docPartObj></w:sdtPr><w:sdtContent>' + p('TOC-ENTRY Einleitung 1') +
+           '</w:sdtContent></w:sdt>' + p('TOC-STYLE Zeitplan 2', 'Verzeichnis1'))
+    body = (p('Sicherungskonzept', 'Titel') + toc +
             p('Einleitung', 'Kapitel') +
             p('Die Daten werden gesichert.', 'Standard') +
             p('Zeitplan', 'berschrift2') +
@@ -155,6 +169,10 @@ def localized_docx():
             p('Look for warnings', num=(1, 3)) +
             p('Report', num=(0, 3)) +
             p('Coffee', num=(0, 4)) +
+            p('Install', num=(0, 5)) +
+            p('Unpack', num=(1, 5)) +
+            p('Configure', num=(1, 5)) +
+            p('Wiederherstellung', 'berschrift1', num=(0, 6)) +
             '<w:p><w:pPr><w:pStyle w:val="Standard"/></w:pPr><w:hyperlink r:id="rIdLink"><w:r>'
             '<w:t>the wiki page</w:t></w:r></w:hyperlink><w:r><w:tab/><w:t>tab</w:t><w:br/>'
             '<w:t>next line</w:t></w:r>' + textbox + '</w:p>' +
@@ -204,7 +222,8 @@ def reordered_pptx():
                 ids = [i for i in ids if i]
                 s = s[:a] + ''.join(reversed(ids)) + s[b:]
                 data = s.encode()
-            z.writestr(info.filename, data)
+            z.writestr(zipfile.ZipInfo(info.filename, FIXED_TIME), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
 
 
 # ---- Excel: cell types LibreOffice does not write -----------------------------
