@@ -751,6 +751,9 @@ static int odp_page(odf *o, xmlNodePtr page, int n)
         if (!rc && !blank(&tt) &&
             (keep_buf_puts(&h, ": ") || ingest__append_norm(&h, tt.data, tt.len)))
             rc = KEEP_ERR_NOMEM;
+        /* no title in meta.xml: the first slide title */
+        if (!rc && !blank(&tt))
+            rc = ingest_doc_title(o->doc, tt.data, tt.len, 0);
     }
     if (!rc)
         rc = ingest_doc_heading(o->doc, 1, h.data, h.len);

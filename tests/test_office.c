@@ -210,6 +210,10 @@ static void test_pptx_order(void)
        "slide order from sldIdLst, not file names");
     ASSERT_EQ_INT(slide_of(&doc, "Mention the budget"), 1, "notes follow their slide");
     ASSERT_EQ_INT(slide_of(&doc, "Welcome everyone"), 3, "last listed slide is slide 3");
+    ASSERT_EQ_STR(doc.title, "Next Steps", "no core properties: first slide title");
+    OK(has(&doc, "\n- Plan the budget\n- Order the drives\n"), "SmartArt node text");
+    ASSERT_EQ_INT(slide_of(&doc, "Plan the budget"), 1, "SmartArt on its slide");
+    OK(!has(&doc, "JUNK"), "SmartArt document and presentation points skipped");
     ingest_doc_free(&doc);
 }
 

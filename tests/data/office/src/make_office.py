@@ -208,13 +208,37 @@ def simple_docx(name, document, **kw):
 
 # ---- PowerPoint: slide list out of file-name order ---------------------------
 
+DGM = 'http://schemas.openxmlformats.org/drawingml/2006/diagram'
+SMARTART = ('<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="90" name="Diagram"/>'
+            '<p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr><p:xfrm><a:off x="0" y="0"/>'
+            '<a:ext cx="1" cy="1"/></p:xfrm><a:graphic><a:graphicData uri="%s">'
+            '<dgm:relIds xmlns:dgm="%s" r:dm="rIdDgm" r:lo="rIdLo" r:qs="rIdQs" r:cs="rIdCs"/>'
+            '</a:graphicData></a:graphic></p:graphicFrame>' % (DGM, DGM))
+DGM_DATA = ('<?xml version="1.0" encoding="UTF-8"?><dgm:dataModel xmlns:dgm="%s" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><dgm:ptLst>'
+            '<dgm:pt modelId="0" type="doc"><dgm:t><a:p><a:r><a:t>DOC-JUNK</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '<dgm:pt modelId="1"><dgm:t><a:bodyPr/><a:p><a:r><a:t>Plan the budget</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '<dgm:pt modelId="2" type="parTrans"/>'
+            '<dgm:pt modelId="3"><dgm:t><a:bodyPr/><a:p><a:r><a:t>Order the drives</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '<dgm:pt modelId="4" type="pres"><dgm:t><a:p><a:r><a:t>PRES-JUNK</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '</dgm:ptLst></dgm:dataModel>' % DGM)
+
+
 def reordered_pptx():
+    """deck.pptx with its slide list reversed, no core properties (the title
+    then comes from the first slide) and a SmartArt diagram on "Next Steps"."""
     src = out('deck.pptx')
     with zipfile.ZipFile(src) as z:
-        items = [(i, z.read(i.filename)) for i in z.infolist()]
+        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
     with zipfile.ZipFile(out('reordered.pptx'), 'w', zipfile.ZIP_DEFLATED) as z:
-        for info, data in items:
-            if info.filename == 'ppt/presentation.xml':
+        def put(name, data):
+            z.writestr(zipfile.ZipInfo(name, FIXED_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in items:
+            if name == 'docProps/core.xml':
+                continue
+            if name == '_rels/.rels':
+                data = data.replace(b'Target="docProps/core.xml"', b'Target="docProps/gone.xml"')
+            if name == 'ppt/presentation.xml':
                 s = data.decode()
                 a = s.index('<p:sldIdLst>') + len('<p:sldIdLst>')
                 b = s.index('</p:sldIdLst>')
@@ -222,8 +246,14 @@ def reordered_pptx():
                 ids = [i for i in ids if i]
                 s = s[:a] + ''.join(reversed(ids)) + s[b:]
                 data = s.encode()
-            z.writestr(zipfile.ZipInfo(info.filename, FIXED_TIME), data,
-                       compress_type=zipfile.ZIP_DEFLATED)
+            if name == 'ppt/slides/slide3.xml':
+                data = data.replace(b'</p:spTree>', SMARTART.encode() + b'</p:spTree>')
+            if name == 'ppt/slides/_rels/slide3.xml.rels':
+                data = data.replace(b'</Relationships>', (
+                    '<Relationship Id="rIdDgm" Type="%s/diagramData" '
+                    'Target="../diagrams/data1.xml"/></Relationships>' % RT).encode())
+            put(name, data)
+        put('ppt/diagrams/data1.xml', DGM_DATA)
 
 
 # ---- Excel: cell types LibreOffice does not write -----------------------------
