@@ -252,6 +252,8 @@ static void test_xlsx_handmade(void)
     OK(doc.text.data && strncmp(doc.text.data, "Summary\n", 8) == 0,
        "sheets in workbook order, not file order");
     ASSERT_EQ_STR(sheet_of(&doc, "Day: Tuesday; Uptime: 100"), "Raw data", "second sheet");
+    OK(has(&doc, "\nUptime log (March)\nDay | Uptime\nDay: Monday; Uptime: 99.9\n"),
+       "caption row above the header row");
     OK(has(&doc, "Metric: Uptime percent; Value: 99.95; Owner: Ops team"),
        "rich shared string, cached value, inline string in column D");
     OK(!has(&doc, "PHONETIC") && !has(&doc, "AVERAGE"), "phonetic runs and formulas skipped");

@@ -292,10 +292,11 @@ def handmade_xlsx():
                '<v>Ops team!</v></c></row>'
                '</sheetData></worksheet>' % S)
     raw = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="%s"><sheetData>'
-           '<row r="1"><c r="A1" t="inlineStr"><is><t>Day</t></is></c>'
-           '<c r="B1" t="inlineStr"><is><t>Uptime</t></is></c></row>'
-           '<row r="2"><c r="A2" t="inlineStr"><is><t>Monday</t></is></c><c r="B2"><v>99.9</v></c></row>'
-           '<row r="3"><c r="A3" t="inlineStr"><is><t>Tuesday</t></is></c><c r="B3"><v>100</v></c></row>'
+           '<row r="1"><c r="A1" t="inlineStr"><is><t>Uptime log (March)</t></is></c></row>'
+           '<row r="3"><c r="A3" t="inlineStr"><is><t>Day</t></is></c>'
+           '<c r="B3" t="inlineStr"><is><t>Uptime</t></is></c></row>'
+           '<row r="4"><c r="A4" t="inlineStr"><is><t>Monday</t></is></c><c r="B4"><v>99.9</v></c></row>'
+           '<row r="5"><c r="A5" t="inlineStr"><is><t>Tuesday</t></is></c><c r="B5"><v>100</v></c></row>'
            '</sheetData></worksheet>' % S)
     write_zip('handmade.xlsx', [
         ('[Content_Types].xml', CT_DOCX),
