@@ -678,6 +678,61 @@ out:
     return rc;
 }
 
+/* Cells of a row; cells may sit inside content controls. gridBefore skips
+ * grid columns at the start of a row, gridSpan widens a cell. */
+static int table_cells(docx *d, xmlNodePtr n, ingest__table *t, keep_buf *cell, size_t *col,
+                       unsigned depth)
+{
+    if (depth > 512)
+        return KEEP_OK;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        int rc = KEEP_OK;
+        if (ingest__ox_is(c, OX_W, "sdt"))
+            rc = table_cells(d, ingest__ox_child(c, OX_W, "sdtContent"), t, cell, col, depth + 1);
+        else if (ingest__ox_is(c, OX_W, "customXml"))
+            rc = table_cells(d, c, t, cell, col, depth + 1);
+        else if (ingest__ox_is(c, OX_W, "tc")) {
+            long span = ingest__ox_attr_long(
+                ingest__ox_child(ingest__ox_child(c, OX_W, "tcPr"), OX_W, "gridSpan"), OX_W,
+                "val", 1, INGEST_TAB_MAX_COLS);
+            if (span < 1)
+                span = 1;
+            keep_buf_reset(cell);
+            if (!(rc = collect_block_text(d, c, cell, depth + 1)))
+                rc = ingest__tab_cell(t, *col, (size_t)span, cell->data ? cell->data : "",
+                                      cell->len);
+            *col += (size_t)span;
+        }
+        if (rc)
+            return rc;
+    }
+    return KEEP_OK;
+}
+
+static int table_rows(docx *d, xmlNodePtr n, ingest__table *t, keep_buf *cell, unsigned depth)
+{
+    if (!n || depth > 512)
+        return KEEP_OK;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        int rc = KEEP_OK;
+        if (ingest__ox_is(c, OX_W, "sdt")) {
+            rc = table_rows(d, ingest__ox_child(c, OX_W, "sdtContent"), t, cell, depth + 1);
+        } else if (ingest__ox_is(c, OX_W, "customXml")) {
+            rc = table_rows(d, c, t, cell, depth + 1);
+        } else if (ingest__ox_is(c, OX_W, "tr")) {
+            size_t col = (size_t)ingest__ox_attr_long(
+                ingest__ox_child(ingest__ox_child(c, OX_W, "trPr"), OX_W, "gridBefore"), OX_W,
+                "val", 0, INGEST_TAB_MAX_COLS);
+            rc = table_cells(d, c, t, cell, &col, depth + 1);
+            if (!rc)
+                rc = ingest__tab_row(t, d->doc, NULL);
+        }
+        if (rc)
+            return rc;
+    }
+    return KEEP_OK;
+}
+
 static int table(docx *d, xmlNodePtr tbl, unsigned depth)
 {
     ingest__table t;
@@ -686,39 +741,8 @@ static int table(docx *d, xmlNodePtr tbl, unsigned depth)
     int rc = end_list(d);
     if (!rc)
         rc = ingest_doc_para(d->doc);
-    /* rows may sit inside content controls: walk tr wherever it is */
-    xmlNodePtr n = tbl->children;
-    for (; n && !rc; n = n->next) {
-        xmlNodePtr row = n;
-        if (ingest__ox_is(n, OX_W, "sdt") || ingest__ox_is(n, OX_W, "customXml")) {
-            xmlNodePtr sc = ingest__ox_child(n, OX_W, "sdtContent");
-            row = ingest__ox_child(sc ? sc : n, OX_W, "tr");
-        }
-        if (!ingest__ox_is(row, OX_W, "tr"))
-            continue;
-        size_t col = 0;
-        for (xmlNodePtr c = row->children; c && !rc; c = c->next) {
-            xmlNodePtr tc = c;
-            if (ingest__ox_is(c, OX_W, "sdt")) {
-                xmlNodePtr sc = ingest__ox_child(c, OX_W, "sdtContent");
-                tc = ingest__ox_child(sc, OX_W, "tc");
-            }
-            if (!ingest__ox_is(tc, OX_W, "tc"))
-                continue;
-            long span = ingest__ox_attr_long(
-                ingest__ox_child(ingest__ox_child(tc, OX_W, "tcPr"), OX_W, "gridSpan"), OX_W,
-                "val", 1, INGEST_TAB_MAX_COLS);
-            if (span < 1)
-                span = 1;
-            keep_buf_reset(&cell);
-            if ((rc = collect_block_text(d, tc, &cell, depth + 1)))
-                break;
-            rc = ingest__tab_cell(&t, col, (size_t)span, cell.data ? cell.data : "", cell.len);
-            col += (size_t)span;
-        }
-        if (!rc)
-            rc = ingest__tab_row(&t, d->doc, NULL);
-    }
+    if (!rc)
+        rc = table_rows(d, tbl, &t, &cell, depth + 1);
     if (!rc)
         rc = ingest__tab_end(&t, d->doc);
     ingest__tab_free(&t);
