@@ -38,12 +38,16 @@ typedef struct dabstract {
     char fmt[MAX_LEVELS][16];
     char text[MAX_LEVELS][32]; /* lvlText: "%1.%2." */
     long start[MAX_LEVELS];
+    /* Word keeps one count per abstract list: every num pointing at it
+     * continues the numbering unless it overrides the start */
+    long counter[MAX_LEVELS];
 } dabstract;
 
 typedef struct dnum {
     long id;
-    const dabstract *abs;
-    long counter[MAX_LEVELS];
+    dabstract *abs;
+    long override[MAX_LEVELS]; /* startOverride, -1 none */
+    int used;                  /* overrides apply when the num is first used */
 } dnum;
 
 typedef struct dnote {
@@ -307,6 +311,16 @@ static int load_numbering(docx *d, const char *part)
         n->abs = d->n_abstracts ? bsearch(&key, d->abstracts, d->n_abstracts,
                                           sizeof *d->abstracts, abstract_cmp)
                                 : NULL;
+        for (int l = 0; l < MAX_LEVELS; l++)
+            n->override[l] = -1;
+        for (xmlNodePtr o = c->children; o; o = o->next) {
+            if (!ingest__ox_is(o, OX_W, "lvlOverride"))
+                continue;
+            long il = ingest__ox_attr_long(o, OX_W, "ilvl", -1, 100);
+            xmlNodePtr so = ingest__ox_child(o, OX_W, "startOverride");
+            if (so && il >= 0 && il < MAX_LEVELS)
+                n->override[il] = ingest__ox_attr_long(so, OX_W, "val", 1, 1L << 30);
+        }
     }
     if (d->n_nums > 1)
         qsort(d->nums, d->n_nums, sizeof *d->nums, num_cmp);
@@ -364,13 +378,19 @@ static int list_marker(docx *d, long num_id, long ilvl, char *out, size_t cap)
     dnum *n = d->n_nums ? bsearch(&key, d->nums, d->n_nums, sizeof *d->nums, num_cmp) : NULL;
     if (!n || !n->abs || ilvl < 0 || ilvl >= MAX_LEVELS)
         return MARK_BULLET;
-    const dabstract *a = n->abs;
-    if (n->counter[ilvl] == 0)
-        n->counter[ilvl] = a->start[ilvl];
+    dabstract *a = n->abs;
+    if (!n->used) {
+        n->used = 1;
+        for (int l = 0; l < MAX_LEVELS; l++)
+            if (n->override[l] >= 0)
+                a->counter[l] = 0; /* restart: next item of level l shows the override */
+    }
+    if (a->counter[ilvl] == 0)
+        a->counter[ilvl] = n->override[ilvl] >= 0 ? n->override[ilvl] : a->start[ilvl];
     else
-        n->counter[ilvl]++;
+        a->counter[ilvl]++;
     for (long l = ilvl + 1; l < MAX_LEVELS; l++)
-        n->counter[l] = 0;
+        a->counter[l] = 0;
     if (strcmp(a->fmt[ilvl], "bullet") == 0)
         return MARK_BULLET;
     if (strcmp(a->fmt[ilvl], "none") == 0) {
@@ -380,7 +400,7 @@ static int list_marker(docx *d, long num_id, long ilvl, char *out, size_t cap)
     char num[48];
     const char *t = a->text[ilvl];
     if (!strchr(t, '%')) {
-        format_number(a->fmt[ilvl], n->counter[ilvl], num, sizeof num);
+        format_number(a->fmt[ilvl], a->counter[ilvl], num, sizeof num);
         snprintf(out, cap, "%s. ", num);
         return MARK_NUMBER;
     }
@@ -388,7 +408,7 @@ static int list_marker(docx *d, long num_id, long ilvl, char *out, size_t cap)
     for (; *t && len + 1 < cap; t++) {
         if (t[0] == '%' && t[1] >= '1' && t[1] <= '9') {
             int l = t[1] - '1';
-            long v = n->counter[l] ? n->counter[l] : a->start[l];
+            long v = a->counter[l] ? a->counter[l] : a->start[l];
             format_number(a->fmt[l], v, num, sizeof num);
             for (const char *q = num; *q && len + 1 < cap; q++)
                 out[len++] = *q;

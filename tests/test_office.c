@@ -158,6 +158,8 @@ static void test_docx_localized(void)
     OK(has(&doc, "\n1. Check the logs\n  a. Look for errors\n  b. Look for warnings\n2. Report\n- Coffee"),
        "decimal, letter and bullet numbering");
     OK(has(&doc, "\n1. Install\n  1.1. Unpack\n  1.2. Configure\n"), "multi-level lvlText numbering");
+    OK(has(&doc, "\n2. Verify the copy\n1. Start over\n"),
+       "a second num of the same list continues; startOverride restarts");
     ASSERT_EQ_STR(heading_of(&doc, "Room: Server room"), "3 Wiederherstellung",
                   "outline-numbered heading keeps its number");
     OK(!has(&doc, "TOC-"), "table of contents (content control and toc style) skipped");

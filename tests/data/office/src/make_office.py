@@ -132,6 +132,9 @@ def localized_docx():
                  '<w:abstractNum w:abstractNumId="10"><w:lvl w:ilvl="0"><w:start w:val="3"/>'
                  '<w:numFmt w:val="decimal"/><w:lvlText w:val="%%1"/></w:lvl></w:abstractNum>'
                  '<w:num w:numId="5"><w:abstractNumId w:val="9"/></w:num>'
+                 '<w:num w:numId="7"><w:abstractNumId w:val="9"/></w:num>'
+                 '<w:num w:numId="8"><w:abstractNumId w:val="9"/><w:lvlOverride w:ilvl="0">'
+                 '<w:startOverride w:val="1"/></w:lvlOverride></w:num>'
                  '<w:num w:numId="6"><w:abstractNumId w:val="10"/></w:num>'
                  '<w:num w:numId="3"><w:abstractNumId w:val="7"/></w:num>'
                  '<w:num w:numId="4"><w:abstractNumId w:val="8"/></w:num></w:numbering>' % W)
@@ -173,6 +176,8 @@ def localized_docx():
             p('Unpack', num=(1, 5)) +
             p('Configure', num=(1, 5)) +
             p('Wiederherstellung', 'berschrift1', num=(0, 6)) +
+            p('Verify the copy', num=(0, 7)) +
+            p('Start over', num=(0, 8)) +
             '<w:p><w:pPr><w:pStyle w:val="Standard"/></w:pPr><w:hyperlink r:id="rIdLink"><w:r>'
             '<w:t>the wiki page</w:t></w:r></w:hyperlink><w:r><w:tab/><w:t>tab</w:t><w:br/>'
             '<w:t>next line</w:t></w:r>' + textbox + '</w:p>' +
