@@ -128,6 +128,8 @@ static void check_handbook(const char *file, ingest_parse_fn fn)
     OK(has(&doc, "\n  - Tapes rotate every Friday\n"), W("nested list item indented"));
     OK(has(&doc, "\n1. Stop the sync service\n2. Copy the snapshot back\n3. Start the sync service"),
        W("numbered list items"));
+    OK(has(&doc, "If the file is still missing:\n\n4. Check the permissions\n"),
+       W("interrupted list continues its numbering"));
     OK(has(&doc, "Snapshots are kept for 30 days[^1] before they expire."), W("footnote marker"));
     OK(has(&doc, "[^1] Except snapshots tagged legal-hold, which are kept for 7 years."),
        W("footnote text"));
