@@ -197,9 +197,9 @@ static int diagram(pptx *x, xmlNodePtr relids)
     return rc;
 }
 
-/* Shapes of a tree in order. notes: speaker-notes page, where only the
+/* Shapes of a tree in order. on_notes: a speaker-notes page, where only the
  * body and plain shapes carry text (not the slide image or page number). */
-static int shapes(pptx *x, xmlNodePtr tree, int notes, unsigned depth)
+static int shapes(pptx *x, xmlNodePtr tree, int on_notes, unsigned depth)
 {
     if (depth > PPTX_MAX_DEPTH)
         return KEEP_OK;
@@ -208,14 +208,14 @@ static int shapes(pptx *x, xmlNodePtr tree, int notes, unsigned depth)
         int rc = KEEP_OK;
         if (ingest__ox_is(c, OX_P, "sp")) {
             const char *t = ph_type(c, ph, sizeof ph);
-            if (is_title(t) && !notes)
+            if (is_title(t) && !on_notes)
                 continue; /* already the slide heading */
-            if (notes && t && *t && strcmp(t, "body") != 0)
+            if (on_notes && t && *t && strcmp(t, "body") != 0)
                 continue;
-            int implied = !notes && t && (!*t || strcmp(t, "body") == 0 || strcmp(t, "obj") == 0);
+            int implied = !on_notes && t && (!*t || strcmp(t, "body") == 0 || strcmp(t, "obj") == 0);
             rc = body_lines(x, ingest__ox_child(c, OX_P, "txBody"), implied);
         } else if (ingest__ox_is(c, OX_P, "grpSp")) {
-            rc = shapes(x, c, notes, depth + 1);
+            rc = shapes(x, c, on_notes, depth + 1);
         } else if (ingest__ox_is(c, OX_P, "graphicFrame")) {
             xmlNodePtr gd = ingest__ox_child(ingest__ox_child(c, OX_A, "graphic"), OX_A,
                                              "graphicData");
@@ -223,13 +223,13 @@ static int shapes(pptx *x, xmlNodePtr tree, int notes, unsigned depth)
             xmlNodePtr dgm = ingest__ox_child(gd, NULL, "relIds");
             if (tbl)
                 rc = table(x, tbl);
-            else if (dgm && !notes)
+            else if (dgm && !on_notes)
                 rc = diagram(x, dgm);
         } else if (ingest__ox_is(c, OX_MC, "AlternateContent")) {
             xmlNodePtr ch = ingest__ox_child(c, OX_MC, "Choice");
             if (!ch)
                 ch = ingest__ox_child(c, OX_MC, "Fallback");
-            rc = shapes(x, ch, notes, depth + 1);
+            rc = shapes(x, ch, on_notes, depth + 1);
         }
         if (rc)
             return rc;
