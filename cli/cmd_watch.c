@@ -13,7 +13,8 @@
 #include "ingest/watch.h"
 
 static const char usage[] =
-    "usage: keep watch [--settle-ms MS] PATH [--collection NAME] [PATH [--collection NAME]]...\n\n"
+    "usage: keep watch [--settle-ms MS] [PATH [--collection NAME]]...\n\n"
+    "With no PATH, watches the drop folders of keep.conf (see 'keep folder').\n"
     "Watches folders (recursively) and keeps their documents indexed: each folder\n"
     "is synced on start, then a file is (re)read once it has been closed and left\n"
     "alone for the settle time, and documents of deleted or moved-away files are\n"
@@ -32,6 +33,42 @@ typedef struct {
     idx_store *store;
     idx_ingest_opts opt;
 } watch_ctx;
+
+/* Folders from keep.conf: their strings are copies owned by *owned (a
+ * NULL-terminated list), the roots array grows as needed. */
+typedef struct {
+    watch_root **roots;
+    size_t *n, cap;
+    char ***owned;
+    size_t n_owned;
+} conf_roots;
+
+static int add_conf_root(void *ud, const char *folder, const char *collection)
+{
+    conf_roots *c = ud;
+    if (*c->n >= c->cap) {
+        size_t cap = c->cap * 2 + 4;
+        watch_root *r = keep_reallocarray(*c->roots, cap, sizeof *r);
+        if (!r)
+            return 1;
+        *c->roots = r;
+        c->cap = cap;
+    }
+    char **o = keep_reallocarray(*c->owned, c->n_owned + 3, sizeof *o);
+    if (!o)
+        return 1;
+    *c->owned = o;
+    o[c->n_owned] = keep_strdup(folder);
+    o[c->n_owned + 1] = keep_strdup(collection);
+    o[c->n_owned + 2] = NULL;
+    if (!o[c->n_owned] || !o[c->n_owned + 1])
+        return 1;
+    (*c->roots)[*c->n].path = o[c->n_owned];
+    (*c->roots)[*c->n].collection = o[c->n_owned + 1];
+    (*c->n)++;
+    c->n_owned += 2;
+    return 0;
+}
 
 static ingest_watch *g_watch;
 static volatile sig_atomic_t g_stop;
@@ -95,6 +132,7 @@ static int on_event(void *ud, const ingest_watch_event *ev)
 static int run(cli_env *env, int argc, char **argv)
 {
     watch_root *roots = keep_calloc((size_t)argc, sizeof *roots);
+    char **owned = NULL;
     if (!roots)
         return cli_error(CLI_FAIL, "out of memory");
     size_t n = 0;
@@ -136,7 +174,20 @@ static int run(cli_env *env, int argc, char **argv)
         }
     }
     if (n == 0) {
-        rc = cli_usage_error(&cli_cmd_watch, "nothing to watch: give folders");
+        /* no folders given: the drop folders of keep.conf */
+        char conf[4200];
+        snprintf(conf, sizeof conf, "%s/keep.conf", env->data_dir);
+        conf_roots cr = {&roots, &n, (size_t)argc, &owned, 0};
+        keep_err cerr;
+        keep_err_clear(&cerr);
+        if (keep_config_folders(conf, add_conf_root, &cr, &cerr)) {
+            rc = cli_error(CLI_FAIL, "%s", cerr.msg[0] ? cerr.msg : "out of memory");
+            goto out;
+        }
+    }
+    if (n == 0) {
+        rc = cli_usage_error(&cli_cmd_watch,
+                             "nothing to watch: give folders or add drop folders with 'keep folder add'");
         goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -196,6 +247,9 @@ close:
     idx_store_close(c.store);
 out:
     keep_free(roots);
+    for (size_t i = 0; owned && owned[i]; i++)
+        keep_free(owned[i]);
+    keep_free(owned);
     return rc;
 }
 

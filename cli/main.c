@@ -13,6 +13,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_docs,
     &cli_cmd_eval,
     &cli_cmd_model,
+    &cli_cmd_folder,
     &cli_cmd_watch,
     &cli_cmd_reindex,
     &cli_cmd_user,

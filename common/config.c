@@ -63,6 +63,13 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     load_ctx *c = user;
     if (c->failed)
         return 0;
+    if (strcmp(section, "folder") == 0) { /* read by keep_config_folders */
+        if (strcmp(name, "path") == 0 || strcmp(name, "collection") == 0)
+            return 1;
+        keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [folder]", name);
+        c->failed = 1;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
         const int_key *k = &int_keys[i];
         if (strcmp(section, k->section) || strcmp(name, k->key))
@@ -131,4 +138,188 @@ int keep_config_write_default(const char *path, keep_err *err)
     if (fclose(f) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
     return KEEP_OK;
+}
+
+/* ---- drop folders ------------------------------------------------------------ */
+
+typedef struct {
+    int (*fn)(void *ud, const char *folder, const char *collection);
+    void *ud;
+    keep_err *err;
+    char folder[4096], collection[256];
+    int have, stop, failed;
+} folders_ctx;
+
+static int folder_flush(folders_ctx *c)
+{
+    if (!c->have || c->stop)
+        return 0;
+    c->have = 0;
+    if (c->fn(c->ud, c->folder, c->collection[0] ? c->collection : "default"))
+        c->stop = 1;
+    c->collection[0] = '\0';
+    return c->stop;
+}
+
+static int on_folder_entry(void *user, const char *section, const char *name, const char *value)
+{
+    folders_ctx *c = user;
+    if (c->stop || c->failed || strcmp(section, "folder") != 0)
+        return 1;
+    if (strcmp(name, "path") == 0) {
+        folder_flush(c); /* a new block starts with its path */
+        if (!*value || strlen(value) >= sizeof c->folder) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: [folder] path is empty or too long");
+            c->failed = 1;
+            return 0;
+        }
+        snprintf(c->folder, sizeof c->folder, "%s", value);
+        c->have = 1;
+    } else if (strcmp(name, "collection") == 0) {
+        if (!*value || strlen(value) > 128) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: a collection name is 1 to 128 characters");
+            c->failed = 1;
+            return 0;
+        }
+        snprintf(c->collection, sizeof c->collection, "%s", value);
+    }
+    return 1;
+}
+
+int keep_config_folders(const char *path,
+                        int (*fn)(void *ud, const char *folder, const char *collection),
+                        void *ud, keep_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? KEEP_OK
+                               : keep_err_set(err, KEEP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    folders_ctx *c = keep_calloc(1, sizeof *c);
+    if (!c) {
+        fclose(f);
+        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+    }
+    c->fn = fn;
+    c->ud = ud;
+    c->err = err;
+    int line = ini_parse_file(f, on_folder_entry, c);
+    fclose(f);
+    int rc = KEEP_OK;
+    if (c->failed)
+        rc = KEEP_ERR_USAGE;
+    else if (line != 0)
+        rc = keep_err_set(err, KEEP_ERR_USAGE, "keep.conf:%d: syntax error", line);
+    else
+        folder_flush(c);
+    keep_free(c);
+    return rc;
+}
+
+/* Rewrites path with text (tmp file + rename, so a crash never leaves half a
+ * configuration). */
+static int replace_file(const char *path, const char *text, size_t len, keep_err *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return keep_err_set(err, KEEP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    int ok = fwrite(text, 1, len, f) == len;
+    ok &= fflush(f) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
+    }
+    return KEEP_OK;
+}
+
+int keep_config_add_folder(const char *path, const char *folder, const char *collection,
+                           keep_err *err)
+{
+    if (!folder || !*folder || strchr(folder, '\n') || !collection || !*collection ||
+        strchr(collection, '\n') || strlen(collection) > 128)
+        return keep_err_set(err, KEEP_ERR_USAGE, "invalid folder or collection name");
+    char *old = NULL;
+    size_t len = 0;
+    keep_err rerr;
+    int rc = keep_read_file(path, (size_t)1 << 20, &old, &len, &rerr);
+    if (rc && rc != KEEP_ERR_NOTFOUND)
+        return keep_err_set(err, rc, "%s: %s", path, rerr.msg);
+    keep_buf b = {0};
+    if (old)
+        keep_buf_append(&b, old, len);
+    if (b.len && b.data[b.len - 1] != '\n')
+        keep_buf_putc(&b, '\n');
+    keep_buf_printf(&b, "\n[folder]\npath = %s\ncollection = %s\n", folder, collection);
+    rc = b.data ? replace_file(path, b.data, b.len, err) : keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+    keep_free(old);
+    keep_buf_free(&b);
+    return rc;
+}
+
+int keep_config_remove_folder(const char *path, const char *folder, keep_err *err)
+{
+    char *old = NULL;
+    size_t len = 0;
+    keep_err rerr;
+    int rc = keep_read_file(path, (size_t)1 << 20, &old, &len, &rerr);
+    if (rc)
+        return keep_err_set(err, rc == KEEP_ERR_NOTFOUND ? KEEP_ERR_NOTFOUND : rc,
+                            "no drop folder %s in keep.conf", folder);
+    /* Blocks are found line by line: a [folder] header starts one, any other
+     * header ends it; the block whose path matches is dropped whole. */
+    keep_buf out = {0}, block = {0};
+    int in_folder = 0, match = 0, removed = 0;
+    char *p = old, *end = old + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        char line[4200];
+        size_t ln = n < sizeof line ? n : sizeof line - 1;
+        memcpy(line, p, ln);
+        line[ln] = '\0';
+        char *t = line;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        if (*t == '[') {
+            if (in_folder) {
+                if (match)
+                    removed++;
+                else
+                    keep_buf_append(&out, block.data ? block.data : "", block.len);
+                keep_buf_reset(&block);
+            }
+            in_folder = strncmp(t, "[folder]", 8) == 0;
+            match = 0;
+        }
+        if (in_folder) {
+            keep_buf_append(&block, p, n);
+            char key[16], val[4100];
+            if (sscanf(t, "%15[a-z] = %4099[^\r\n]", key, val) == 2 && strcmp(key, "path") == 0) {
+                size_t vl = strlen(val);
+                while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t'))
+                    val[--vl] = '\0';
+                if (strcmp(val, folder) == 0)
+                    match = 1;
+            }
+        } else {
+            keep_buf_append(&out, p, n);
+        }
+        p += n;
+    }
+    if (in_folder) {
+        if (match)
+            removed++;
+        else
+            keep_buf_append(&out, block.data ? block.data : "", block.len);
+    }
+    if (!removed)
+        rc = keep_err_set(err, KEEP_ERR_NOTFOUND, "no drop folder %s in keep.conf", folder);
+    else
+        rc = replace_file(path, out.data ? out.data : "", out.len, err);
+    keep_free(old);
+    keep_buf_free(&out);
+    keep_buf_free(&block);
+    return rc;
 }

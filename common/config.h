@@ -27,6 +27,21 @@ void keep_config_defaults(keep_config *cfg);
 /* Reads path into cfg (defaults for keys not given). A missing file is not an
  * error (defaults stay). Unknown sections/keys and bad values are. */
 int keep_config_load(const char *path, keep_config *cfg, keep_err *err);
+/* Drop folders declared in keep.conf, one block per folder:
+ *     [folder]
+ *     path = /srv/drop/hr
+ *     collection = hr        (default: default)
+ * fn is called once per folder in file order; a non-zero return stops.
+ * A missing file means no folders. */
+int keep_config_folders(const char *path,
+                        int (*fn)(void *ud, const char *folder, const char *collection),
+                        void *ud, keep_err *err);
+/* Appends a [folder] block to keep.conf (creating it) / removes the block
+ * whose path is folder (KEEP_ERR_NOTFOUND when none). Rewrites atomically. */
+int keep_config_add_folder(const char *path, const char *folder, const char *collection,
+                           keep_err *err);
+int keep_config_remove_folder(const char *path, const char *folder, keep_err *err);
+
 /* Writes a commented keep.conf with the defaults (used on first run). */
 int keep_config_write_default(const char *path, keep_err *err);
 
