@@ -77,6 +77,8 @@ static int level_ok(const infer_cpu_features *f, int level)
         return 1;
     case INFER_CPU_AVX2:
         return f->avx2 && f->fma && f->f16c;
+    case INFER_CPU_AVXVNNI:
+        return level_ok(f, INFER_CPU_AVX2) && f->avx_vnni;
     case INFER_CPU_AVX512:
         return level_ok(f, INFER_CPU_AVX2) && f->avx512f && f->avx512bw && f->avx512vl &&
                f->avx512dq && f->avx512vnni;
@@ -179,6 +181,7 @@ const char *infer_cpu_level_name(int level)
     switch (level) {
     case INFER_CPU_SCALAR: return "scalar";
     case INFER_CPU_AVX2: return "avx2";
+    case INFER_CPU_AVXVNNI: return "avxvnni";
     case INFER_CPU_AVX512: return "avx512";
     default: return "?";
     }

@@ -2,14 +2,16 @@
  * level Keep's matrix code runs at. Detection runs once (cpuid + xgetbv, so an
  * OS that does not save the wide registers disables the level). Tests and
  * users can force a lower level: infer_cpu_set_level(), or the environment
- * variable KEEP_CPU=scalar|avx2|avx512 read at first use. */
+ * variable KEEP_CPU=scalar|avx2|avxvnni|avx512 read at first use. Each level
+ * implies the ones below it. */
 #ifndef KEEP_INFER_CPU_H
 #define KEEP_INFER_CPU_H
 
 typedef enum {
     INFER_CPU_SCALAR = 0, /* portable C */
-    INFER_CPU_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    INFER_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI (Ice Lake, Zen 4 and later) */
+    INFER_CPU_AVX2 = 1,    /* AVX2 + FMA + F16C (Haswell, Zen 1 and later) */
+    INFER_CPU_AVXVNNI = 2, /* AVX2 + AVX-VNNI (Alder Lake, N100, Zen 5) */
+    INFER_CPU_AVX512 = 3,  /* AVX-512 F/BW/VL/DQ + VNNI (Ice Lake, Zen 4 and later) */
     INFER_CPU_LEVELS
 } infer_cpu_level_id;
 
@@ -38,7 +40,7 @@ int infer_cpu_level(void);
  * kernels: call it at start-up or between tests. */
 int infer_cpu_set_level(int level);
 
-/* "scalar", "avx2", "avx512"; "?" for anything else. */
+/* "scalar", "avx2", "avxvnni", "avx512"; "?" for anything else. */
 const char *infer_cpu_level_name(int level);
 
 /* Space-separated list of detected features ("avx2 fma f16c avx512f ...") for

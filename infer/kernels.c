@@ -316,6 +316,8 @@ void infer__kernels_select(int level)
     infer__kernels_scalar(&k);
     if (level >= INFER_CPU_AVX2)
         infer__kernels_avx2(&k);
+    if (level == INFER_CPU_AVXVNNI)
+        infer__kernels_avxvnni(&k);
     if (level >= INFER_CPU_AVX512)
         infer__kernels_avx512(&k);
     current = k;

@@ -27,9 +27,11 @@ typedef struct infer__kernels {
 } infer__kernels;
 
 /* Each fills the entries it implements and leaves the others alone, so a
- * level is built as scalar, then avx2 over it, then avx512 over that. */
+ * level is built as scalar, then avx2 over it, then avxvnni or avx512 over
+ * that. */
 void infer__kernels_scalar(infer__kernels *k);
 void infer__kernels_avx2(infer__kernels *k);
+void infer__kernels_avxvnni(infer__kernels *k);
 void infer__kernels_avx512(infer__kernels *k);
 
 /* Builds the table for a level; called by cpu.c under its once-guard or by

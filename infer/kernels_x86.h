@@ -4,7 +4,8 @@
  * int8 products with VNNI vpdpbusd, 32 vector registers). Not a public
  * header: include it only from those two files, after defining
  *   KX_TGT   __attribute__((target("..."))) for every function here
- *   KX_VNNI  1 to use vpdpbusd for the signed/unsigned 8-bit dots
+ *   KX_VNNI  0: vpmaddubsw + vpmaddwd; 1: AVX512-VNNI (EVEX vpdpbusd,
+ *            vpdpwssd on ymm); 2: AVX-VNNI (the same instructions, VEX)
  * Everything is static inline so each including file gets its own copy
  * compiled for its own target; the dispatcher picks one at run time.
  *
@@ -56,10 +57,24 @@ KX_INL __m256i kx_load(const void *p) { return _mm256_loadu_si256((const __m256i
 /* sum over groups of 4 bytes of x*y, x unsigned, y signed -> 8 x int32 */
 KX_INL __m256i kx_dot_u8(__m256i x, __m256i y)
 {
-#if KX_VNNI
+#if KX_VNNI == 1
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y);
+#elif KX_VNNI == 2
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), x, y);
 #else
     return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+#endif
+}
+
+/* acc + pairwise int16 products of p and s summed into int32 lanes */
+KX_INL __m256i kx_madd_add(__m256i acc, __m256i p, __m256i s)
+{
+#if KX_VNNI == 1
+    return _mm256_dpwssd_epi32(acc, p, s);
+#elif KX_VNNI == 2
+    return _mm256_dpwssd_avx_epi32(acc, p, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
 #endif
 }
 
@@ -250,9 +265,10 @@ KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_d
  * vpmaddwd applies the sub-block scales. Offsets (q3_K's -4, q6_K's -32) and
  * mins (q2_K, q4_K, q5_K) come from the activation's per-16 bsums. */
 
-KX_INL __m256i kx_scaled(__m256i q, __m256i y, __m256i sc16)
+/* acc + (q * y summed in pairs) * sc16, q unsigned bytes, y signed bytes */
+KX_INL __m256i kx_scaled(__m256i acc, __m256i q, __m256i y, __m256i sc16)
 {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), sc16);
+    return kx_madd_add(acc, _mm256_maddubs_epi16(q, y), sc16);
 }
 
 /* For 16-element sub-blocks: from 8 int16 scales t (sub-blocks 2c'..), the
@@ -300,8 +316,8 @@ KX_INL void kx_dot_q4_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
             for (int j = 0; j < na; j++) {
                 const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                isum[j] = _mm256_add_epi32(isum[j], kx_scaled(lo, kx_load(y->qs + 64 * g), s0));
-                isum[j] = _mm256_add_epi32(isum[j], kx_scaled(hi, kx_load(y->qs + 64 * g + 32), s1));
+                isum[j] = kx_scaled(isum[j], lo, kx_load(y->qs + 64 * g), s0);
+                isum[j] = kx_scaled(isum[j], hi, kx_load(y->qs + 64 * g + 32), s1);
             }
         }
 #pragma GCC unroll 4
@@ -355,8 +371,8 @@ KX_INL void kx_dot_q5_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
             for (int j = 0; j < na; j++) {
                 const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                isum[j] = _mm256_add_epi32(isum[j], kx_scaled(lo, kx_load(y->qs + 64 * g), s0));
-                isum[j] = _mm256_add_epi32(isum[j], kx_scaled(hi, kx_load(y->qs + 64 * g + 32), s1));
+                isum[j] = kx_scaled(isum[j], lo, kx_load(y->qs + 64 * g), s0);
+                isum[j] = kx_scaled(isum[j], hi, kx_load(y->qs + 64 * g + 32), s1);
             }
         }
 #pragma GCC unroll 4
@@ -405,8 +421,7 @@ KX_INL void kx_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
                 for (int j = 0; j < na; j++) {
                     const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                    isum[j] = _mm256_add_epi32(isum[j],
-                                               kx_scaled(v[c], kx_load(y->qs + 128 * h + 32 * c), s));
+                    isum[j] = kx_scaled(isum[j], v[c], kx_load(y->qs + 128 * h + 32 * c), s);
                 }
             }
         }
@@ -456,8 +471,7 @@ KX_INL void kx_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
                 for (int j = 0; j < na; j++) {
                     const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                    isum[j] = _mm256_add_epi32(isum[j],
-                                               kx_scaled(v, kx_load(y->qs + 128 * h + 32 * c), s));
+                    isum[j] = kx_scaled(isum[j], v, kx_load(y->qs + 128 * h + 32 * c), s);
                 }
             }
         }
@@ -499,8 +513,7 @@ KX_INL void kx_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
                 for (int j = 0; j < na; j++) {
                     const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                    isum[j] = _mm256_add_epi32(isum[j],
-                                               kx_scaled(v, kx_load(y->qs + 128 * h + 32 * c), s));
+                    isum[j] = kx_scaled(isum[j], v, kx_load(y->qs + 128 * h + 32 * c), s);
                 }
             }
         }
