@@ -285,8 +285,22 @@ static void act_q8_K(const float *x, void *dst, size_t n)
     infer_quantize_row(INFER_T_Q8_K, x, dst, n);
 }
 
+static void to_f16_scalar(const float *x, uint16_t *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = infer_f32_to_f16(x[i]);
+}
+
+static void from_f16_scalar(const uint16_t *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = infer_f16_to_f32(x[i]);
+}
+
 void infer__kernels_scalar(infer__kernels *k)
 {
+    k->to_f16 = to_f16_scalar;
+    k->from_f16 = from_f16_scalar;
     k->dot[INFER_T_F32] = dot_f32;
     k->dot[INFER_T_F16] = dot_f16;
     k->dot[INFER_T_BF16] = dot_bf16;
@@ -367,6 +381,22 @@ int infer_quantize_act(uint32_t wtype, const float *x, void *dst, size_t k)
     kernels()->act[at](x, dst, k);
     return KEEP_OK;
 }
+
+int infer_quantize_act_rows(uint32_t wtype, const float *x, size_t ldx, size_t m, void *dst,
+                            size_t k)
+{
+    size_t arb = infer_act_row_bytes(wtype, k);
+    for (size_t i = 0; i < m; i++) {
+        int rc = infer_quantize_act(wtype, x + i * ldx, (char *)dst + i * arb, k);
+        if (rc)
+            return rc;
+    }
+    return KEEP_OK;
+}
+
+void infer_f32_to_f16_row(const float *x, uint16_t *y, size_t n) { kernels()->to_f16(x, y, n); }
+
+void infer_f16_to_f32_row(const uint16_t *x, float *y, size_t n) { kernels()->from_f16(x, y, n); }
 
 int infer_vec_dot(uint32_t wtype, size_t k, const void *w, const void *a, float *out)
 {

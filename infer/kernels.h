@@ -33,6 +33,17 @@ size_t infer_act_row_bytes(uint32_t wtype, size_t k);
  * KEEP_ERR_USAGE as infer_quantize_row. */
 int infer_quantize_act(uint32_t wtype, const float *x, void *dst, size_t k);
 
+/* Quantizes m activation rows: row i is x + i * ldx floats and goes to
+ * (char *)dst + i * infer_act_row_bytes(wtype, k). Same rules as above. */
+int infer_quantize_act_rows(uint32_t wtype, const float *x, size_t ldx, size_t m, void *dst,
+                            size_t k);
+
+/* fp16 rows (e.g. a KV cache): same results as infer_f32_to_f16 /
+ * infer_f16_to_f32 element by element (round half to even), with F16C when
+ * the CPU has it. Any n, no alignment needed. */
+void infer_f32_to_f16_row(const float *x, uint16_t *y, size_t n);
+void infer_f16_to_f32_row(const uint16_t *x, float *y, size_t n);
+
 /* *out = dot(weight row w, quantized activation row a), both of k elements. */
 int infer_vec_dot(uint32_t wtype, size_t k, const void *w, const void *a, float *out);
 

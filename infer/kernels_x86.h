@@ -609,6 +609,27 @@ static KX_TGT void kx_act_q8_K(const float *x, void *dst, size_t n)
     }
 }
 
+/* ---- fp16 rows (F16C) ------------------------------------------------------------------- */
+
+static KX_TGT void kx_to_f16(const float *x, uint16_t *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        y[i] = (uint16_t)_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+static KX_TGT void kx_from_f16(const uint16_t *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++)
+        y[i] = _cvtsh_ss(x[i]);
+}
+
 /* Fills the table entries this target implements. */
 static inline void kx_fill(infer__kernels *k)
 {
@@ -628,6 +649,8 @@ static inline void kx_fill(infer__kernels *k)
     k->act[INFER_T_Q8_0] = kx_act_q8_0;
     k->act[INFER_T_Q8_1] = kx_act_q8_1;
     k->act[INFER_T_Q8_K] = kx_act_q8_K;
+    k->to_f16 = kx_to_f16;
+    k->from_f16 = kx_from_f16;
 }
 
 #endif

@@ -405,6 +405,31 @@ static void test_levels(void)
                      infer_cpu_level_name(lv), tname(infer_act_type(acts[t])));
             OK(rc == KEEP_OK && memcmp(qa, qb, infer_act_row_bytes(acts[t], k)) == 0, what);
         }
+        /* fp16 rows: bit-identical to the scalar conversions, specials included */
+        {
+            enum { NH = 67 };
+            float x[NH], back[NH];
+            uint16_t h[NH];
+            int ok = 1;
+            fill(x, NH, 100.0f);
+            x[3] = NAN;
+            x[4] = -INFINITY;
+            x[5] = 70000.0f;
+            x[6] = ldexpf(3.0f, -25);
+            x[7] = -0.0f;
+            x[8] = 1.0f + ldexpf(1.0f, -11);
+            infer_f32_to_f16_row(x, h, NH);
+            for (int i = 0; i < NH; i++)
+                ok &= h[i] == infer_f32_to_f16(x[i]);
+            infer_f16_to_f32_row(h, back, NH);
+            for (int i = 0; i < NH; i++) {
+                float want = infer_f16_to_f32(h[i]);
+                ok &= memcmp(&back[i], &want, 4) == 0;
+            }
+            snprintf(what, sizeof what, "%s fp16 row conversions = scalar bits",
+                     infer_cpu_level_name(lv));
+            OK(ok, what);
+        }
     }
     infer_cpu_set_level(infer_cpu_best_level());
 }
@@ -452,6 +477,16 @@ static void test_matmul(void)
         keep_free(af);
         keep_free(w);
         keep_free(a);
+    }
+    {
+        /* multi-row activation quantizer = row by row */
+        float x[3 * 300];
+        uint8_t qa[3 * 292], qb[3 * 292];
+        fill(x, 3 * 300, 1.0f);
+        int rc = infer_quantize_act_rows(INFER_T_Q6_K, x, 300, 3, qa, 256);
+        for (int i = 0; i < 3; i++)
+            rc |= infer_quantize_act(INFER_T_Q6_K, x + i * 300, qb + i * 292, 256);
+        OK(rc == KEEP_OK && memcmp(qa, qb, sizeof qa) == 0, "quantize_act_rows = row-by-row");
     }
     float o[4];
     ASSERT_EQ_INT(infer_matmul(INFER_T_Q4_0, NULL, 33, 0, 1, NULL, 1, o, 1), KEEP_ERR_USAGE,
