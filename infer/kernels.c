@@ -418,6 +418,64 @@ int infer_vec_dot(uint32_t wtype, size_t k, const void *w, const void *a, float 
  * activation tile streams past it. */
 #define MATMUL_BLOCK_BYTES (256u * 1024u)
 
+/* Blocks of k per pre-converted scale chunk (dotq path): 8192 elements, so
+ * the scale buffers stay small on the stack whatever k is. */
+#define PRE_BLOCKS 256
+
+static size_t row_block(size_t wrb)
+{
+    size_t rb = MATMUL_BLOCK_BYTES / wrb;
+    return rb < 4 ? 4 : rb;
+}
+
+static float f16_at(const char *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return infer_f16_to_f32(h);
+}
+
+/* matmul through a dotq kernel: per activation tile and k chunk, the block
+ * scales (and q8_1 sums) are converted once, then every weight row of the
+ * cache block runs over them; chunk results add up in out. */
+static void matmul_pre(infer__dotq_fn dq, uint32_t wtype, const char *wb, size_t wrb, size_t k,
+                       size_t r0, size_t r1, const char *ab, size_t arb, size_t m, float *out,
+                       size_t ldo)
+{
+    uint32_t at = infer_act_type(wtype);
+    int has_s = at == INFER_T_Q8_1;
+    size_t wbs = infer_type_get(wtype)->bytes, abs_ = infer_type_get(at)->bytes;
+    size_t nb = k / INFER_QK, rb = row_block(wrb);
+    float dbuf[INFER__MAX_NA * PRE_BLOCKS], sbuf[INFER__MAX_NA * PRE_BLOCKS];
+    for (size_t rs = r0; rs < r1; rs += rb) {
+        size_t re = r1 - rs < rb ? r1 : rs + rb;
+        for (size_t i = 0; i < m; i += INFER__MAX_NA) {
+            int na = m - i < INFER__MAX_NA ? (int)(m - i) : INFER__MAX_NA;
+            for (size_t cb = 0; cb < nb; cb += PRE_BLOCKS) {
+                size_t len = nb - cb < PRE_BLOCKS ? nb - cb : PRE_BLOCKS;
+                for (int j = 0; j < na; j++) {
+                    const char *arow = ab + (i + (size_t)j) * arb + cb * abs_;
+                    for (size_t b = 0; b < len; b++) {
+                        dbuf[(size_t)j * PRE_BLOCKS + b] = f16_at(arow + b * abs_);
+                        if (has_s)
+                            sbuf[(size_t)j * PRE_BLOCKS + b] = f16_at(arow + b * abs_ + 2);
+                    }
+                }
+                const char *atile = ab + i * arb + cb * abs_;
+                for (size_t r = rs; r < re; r++) {
+                    float tmp[INFER__MAX_NA];
+                    dq(len * INFER_QK, wb + r * wrb + cb * wbs, atile, arb, na, dbuf,
+                       has_s ? sbuf : NULL, PRE_BLOCKS, tmp);
+                    for (int j = 0; j < na; j++) {
+                        float *o = out + (i + (size_t)j) * ldo + r;
+                        *o = cb ? *o + tmp[j] : tmp[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
 int infer_matmul(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, const void *a,
                  size_t m, float *out, size_t ldo)
 {
@@ -435,16 +493,19 @@ int infer_matmul(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, 
     size_t wrb = infer_type_row_bytes(wtype, k), arb = infer_act_row_bytes(wtype, k);
     if (!wrb || !arb)
         return KEEP_ERR_USAGE;
-    infer__dot_fn dot = kernels()->dot[wtype];
+    const infer__kernels *kt = kernels();
     const char *wb = w, *ab = a;
+    if (kt->dotq[wtype]) {
+        matmul_pre(kt->dotq[wtype], wtype, wb, wrb, k, r0, r1, ab, arb, m, out, ldo);
+        return KEEP_OK;
+    }
+    infer__dot_fn dot = kt->dot[wtype];
     if (m == 1) {
         for (size_t r = r0; r < r1; r++)
             dot(k, wb + r * wrb, ab, arb, 1, out + r);
         return KEEP_OK;
     }
-    size_t rb = MATMUL_BLOCK_BYTES / wrb;
-    if (rb < 4)
-        rb = 4;
+    size_t rb = row_block(wrb);
     for (size_t rs = r0; rs < r1; rs += rb) {
         size_t re = r1 - rs < rb ? r1 : rs + rb;
         for (size_t i = 0; i < m; i += INFER__MAX_NA) {

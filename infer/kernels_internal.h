@@ -18,11 +18,19 @@
 typedef void (*infer__dot_fn)(size_t n, const void *w, const void *a, size_t a_stride, int na,
                               float *out);
 
+/* For 32-element block weights: the same product with the activation block
+ * scales pre-converted to floats by the caller. ad[j * ads + b] is d of
+ * block b of activation row j; asum (q8_1 activations only, else NULL) holds
+ * s the same way. Lets the kernel skip an f16 decode per block and row. */
+typedef void (*infer__dotq_fn)(size_t n, const void *w, const void *a, size_t a_stride, int na,
+                               const float *ad, const float *asum, size_t ads, float *out);
+
 /* Quantizes n floats (whole blocks) into an activation format. */
 typedef void (*infer__act_fn)(const float *x, void *dst, size_t n);
 
 typedef struct infer__kernels {
-    infer__dot_fn dot[INFER_T_COUNT]; /* by weight type */
+    infer__dot_fn dot[INFER_T_COUNT];   /* by weight type */
+    infer__dotq_fn dotq[INFER_T_COUNT]; /* optional, 32-element block types */
     infer__act_fn act[INFER_T_COUNT]; /* by activation type: Q8_0, Q8_1, Q8_K */
     void (*to_f16)(const float *x, uint16_t *y, size_t n);
     void (*from_f16)(const uint16_t *x, float *y, size_t n);

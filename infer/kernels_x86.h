@@ -52,6 +52,13 @@ KX_INL int kx_hsum_i32(__m256i v)
 
 KX_INL float kx_h2f(uint16_t h) { return _cvtsh_ss(h); }
 
+KX_INL float kx_h2f_at(const void *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
 KX_INL __m256i kx_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 /* sum over groups of 4 bytes of x*y, x unsigned, y signed -> 8 x int32 */
@@ -257,6 +264,69 @@ KX_LEGACY_DOT(kx_dot_q5_0, infer_block_q5_0, infer_block_q8_0, kx_dec_q5_0, kx_d
 KX_LEGACY_DOT(kx_dot_q5_1, infer_block_q5_1, infer_block_q8_1, kx_dec_q5_1, kx_dot_u8,
               kx_h2f(x[i].m) * kx_h2f(y->s))
 KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_dot_s8, 0.0f)
+
+/* The same dots with the activation block scales already converted to
+ * floats by the matmul (infer__dotq_fn): the f16 decode of d (and q8_1's s)
+ * happens once per activation tile instead of once per weight row, leaving
+ * one broadcast load and one multiply per block and row. */
+#define KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, IDX, ACC)                                   \
+    do {                                                                                       \
+        size_t i = (IDX);                                                                      \
+        __m256i q = DECODE(x + i);                                                             \
+        __m256 vdw = _mm256_set1_ps(kx_h2f(x[i].d));                                           \
+        _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
+        {                                                                                      \
+            const AB *y = KX_ROW(AB, a, as, j, i);                                             \
+            __m256 p = _mm256_cvtepi32_ps(DOT(q, kx_load(y->qs)));                             \
+            __m256 sc = _mm256_mul_ps(vdw, _mm256_broadcast_ss(ad + (size_t)j * ads + i));     \
+            ACC[j] = _mm256_fmadd_ps(p, sc, ACC[j]);                                           \
+            if (HAS_S)                                                                         \
+                mins[j] += kx_h2f_at((const char *)(x + i) + 2) * asum[(size_t)j * ads + i];   \
+        }                                                                                      \
+    } while (0)
+
+#define KX_NA_SWITCH_Q(NAME)                                                                   \
+    static KX_TGT void NAME(size_t n, const void *w, const void *a, size_t as, int na,        \
+                            const float *ad, const float *asum, size_t ads, float *out)        \
+    {                                                                                          \
+        switch (na) {                                                                          \
+        case 1: NAME##_n(n, w, a, as, 1, ad, asum, ads, out); break;                           \
+        case 2: NAME##_n(n, w, a, as, 2, ad, asum, ads, out); break;                           \
+        case 3: NAME##_n(n, w, a, as, 3, ad, asum, ads, out); break;                           \
+        default: NAME##_n(n, w, a, as, 4, ad, asum, ads, out); break;                          \
+        }                                                                                      \
+    }
+
+#define KX_LEGACYQ_DOT(NAME, WB, AB, DECODE, DOT, HAS_S)                                        \
+    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,           \
+                         const float *ad, const float *asum, size_t ads, float *out)           \
+    {                                                                                          \
+        const WB *x = w;                                                                       \
+        size_t nb = n / INFER_QK, ib = 0;                                                      \
+        __m256 acc0[4], acc1[4];                                                               \
+        float mins[4] = {0, 0, 0, 0};                                                          \
+        for (int j = 0; j < 4; j++)                                                            \
+            acc0[j] = acc1[j] = _mm256_setzero_ps();                                           \
+        for (; ib + 2 <= nb; ib += 2) {                                                        \
+            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                             \
+            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib + 1, acc1);                         \
+        }                                                                                      \
+        if (ib < nb)                                                                           \
+            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                             \
+        for (int j = 0; j < na; j++)                                                           \
+            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                       \
+    }                                                                                          \
+    KX_NA_SWITCH_Q(NAME)
+
+/* q4_1/q5_1 keep m right after d (quant.h); HAS_S reads it there. */
+_Static_assert(offsetof(infer_block_q4_1, m) == 2 && offsetof(infer_block_q5_1, m) == 2,
+               "m follows d");
+
+KX_LEGACYQ_DOT(kx_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kx_dec_q4_0, kx_dot_s8, 0)
+KX_LEGACYQ_DOT(kx_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kx_dec_q4_1, kx_dot_u8, 1)
+KX_LEGACYQ_DOT(kx_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kx_dec_q5_0, kx_dot_s8, 0)
+KX_LEGACYQ_DOT(kx_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kx_dec_q5_1, kx_dot_u8, 1)
+KX_LEGACYQ_DOT(kx_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_dot_s8, 0)
 
 /* ---- K-quants against q8_K ---------------------------------------------------------
  * Per super-block the integer sum stays in int32 lanes (bounded by
@@ -646,6 +716,11 @@ static inline void kx_fill(infer__kernels *k)
     k->dot[INFER_T_Q4_K] = kx_dot_q4_K;
     k->dot[INFER_T_Q5_K] = kx_dot_q5_K;
     k->dot[INFER_T_Q6_K] = kx_dot_q6_K;
+    k->dotq[INFER_T_Q4_0] = kx_dotq_q4_0;
+    k->dotq[INFER_T_Q4_1] = kx_dotq_q4_1;
+    k->dotq[INFER_T_Q5_0] = kx_dotq_q5_0;
+    k->dotq[INFER_T_Q5_1] = kx_dotq_q5_1;
+    k->dotq[INFER_T_Q8_0] = kx_dotq_q8_0;
     k->act[INFER_T_Q8_0] = kx_act_q8_0;
     k->act[INFER_T_Q8_1] = kx_act_q8_1;
     k->act[INFER_T_Q8_K] = kx_act_q8_K;

@@ -436,14 +436,19 @@ static void test_levels(void)
 
 /* ---- matmul ---------------------------------------------------------------------- */
 
-static void test_matmul(void)
+static void test_matmul_level(void)
 {
     enum { ROWS = 9, M = 6, LDO = 11 };
-    static const uint32_t types[] = {INFER_T_Q4_0, INFER_T_Q4_1, INFER_T_Q4_K, INFER_T_Q6_K,
-                                     INFER_T_F16, INFER_T_Q8_0};
+    /* k past 8192 crosses the matmul's scale-chunk boundary */
+    static const struct {
+        uint32_t type;
+        size_t k;
+    } types[] = {{INFER_T_Q4_0, 512}, {INFER_T_Q4_1, 512},  {INFER_T_Q4_K, 512},
+                 {INFER_T_Q6_K, 512}, {INFER_T_F16, 40},    {INFER_T_Q8_0, 512},
+                 {INFER_T_Q5_0, 8288}, {INFER_T_Q5_1, 8288}, {INFER_T_Q2_K, 8448}};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        uint32_t wt = types[t];
-        size_t k = wt == INFER_T_F16 ? 40 : 512;
+        uint32_t wt = types[t].type;
+        size_t k = types[t].k;
         size_t wrb = infer_type_row_bytes(wt, k), arb = infer_act_row_bytes(wt, k);
         float *wf = keep_malloc(ROWS * k * sizeof(float)), *af = keep_malloc(M * k * sizeof(float));
         uint8_t *w = keep_malloc(ROWS * wrb), *a = keep_malloc(M * arb);
@@ -469,8 +474,8 @@ static void test_matmul(void)
         for (int i = 0; i < M * LDO; i++)
             ok &= fabsf(out[i] - want[i]) <= 1e-4f * (fabsf(want[i]) + 1.0f);
         char what[128];
-        snprintf(what, sizeof what, "%s matmul rows [2,7) x 6 activation rows = vec dots (%s)",
-                 tname(wt), infer_cpu_level_name(infer_cpu_level()));
+        snprintf(what, sizeof what, "%s matmul k=%zu rows [2,7) x 6 activation rows = vec dots (%s)",
+                 tname(wt), k, infer_cpu_level_name(infer_cpu_level()));
         OK(ok, what);
     next:
         keep_free(wf);
@@ -478,6 +483,14 @@ static void test_matmul(void)
         keep_free(w);
         keep_free(a);
     }
+}
+
+static void test_matmul(void)
+{
+    for (int lv = 0; lv < INFER_CPU_LEVELS; lv++)
+        if (infer_cpu_set_level(lv) == KEEP_OK)
+            test_matmul_level();
+    infer_cpu_set_level(infer_cpu_best_level());
     {
         /* multi-row activation quantizer = row by row */
         float x[3 * 300];
