@@ -10,3 +10,4 @@ tests_test_quant_SOURCES = tests/test_quant.c tests/tap.h
 tests_test_quant_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_quant_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_quant
+FUZZ_TARGETS += tests/fuzz/fuzz_quant
