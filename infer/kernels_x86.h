@@ -624,6 +624,13 @@ KX_INL __m256i kx_q8_32(const float *x, float id, int8_t *q)
     return sum;
 }
 
+/* f16 of a scale, saturated like the scalar quantizers' */
+KX_INL uint16_t kx_f2h_sat(float f)
+{
+    f = f > 65504.0f ? 65504.0f : f < -65504.0f ? -65504.0f : f;
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+
 KX_INL float kx_absmax(const float *x, size_t n)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -639,7 +646,7 @@ static KX_TGT void kx_act_q8_0(const float *x, void *dst, size_t n)
     for (size_t i = 0; i < n / INFER_QK; i++, x += INFER_QK) {
         float d = kx_absmax(x, INFER_QK) / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        b[i].d = kx_f2h_sat(d);
         kx_q8_32(x, id, b[i].qs);
     }
 }
@@ -651,8 +658,8 @@ static KX_TGT void kx_act_q8_1(const float *x, void *dst, size_t n)
         float d = kx_absmax(x, INFER_QK) / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = kx_hsum_i32(kx_q8_32(x, id, b[i].qs));
-        b[i].d = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        b[i].s = (uint16_t)_cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
+        b[i].d = kx_f2h_sat(d);
+        b[i].s = kx_f2h_sat(d * (float)sum);
     }
 }
 

@@ -81,7 +81,17 @@ uint16_t infer_f32_to_bf16(float f)
 }
 
 #define H2F(h) infer_f16_to_f32(h)
-#define F2H(f) infer_f32_to_f16(f)
+/* Scales and mins saturate at the largest finite f16, so an out-of-range
+ * input row quantizes to finite (clipped) values rather than inf * 0 = NaN. */
+static uint16_t f2h_sat(float f)
+{
+    if (f > 65504.0f)
+        f = 65504.0f;
+    else if (f < -65504.0f)
+        f = -65504.0f;
+    return infer_f32_to_f16(f);
+}
+#define F2H(f) f2h_sat(f)
 
 /* ---- dequantizers --------------------------------------------------------------- */
 

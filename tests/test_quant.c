@@ -203,9 +203,10 @@ static void test_roundtrip(void)
     }
 
     /* Edge inputs: all zero, a constant, and non-finite values read as zero. */
-    float z[256] = {0}, c7[256], nf[256];
+    float z[256] = {0}, c7[256], nf[256], big[256];
     for (int i = 0; i < 256; i++) {
         c7[i] = 7.0f;
+        big[i] = (i & 1 ? -3e9f : 2e9f) * (float)(i % 5 + 1);
         nf[i] = (i % 3 == 0) ? NAN : (i % 3 == 1 ? INFINITY : 1.0f);
     }
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -228,6 +229,14 @@ static void test_roundtrip(void)
         OK(maxerr <= 0.35, what);
         if (t == INFER_T_F16 || t == INFER_T_BF16)
             continue;
+        infer_quantize_row(t, big, q, 256);
+        infer_dequantize_row(t, q, y, 256);
+        ok = 1;
+        for (int i = 0; i < 256; i++)
+            ok &= isfinite(y[i]);
+        snprintf(what, sizeof what, "%s: values beyond the f16 scale range saturate, stay finite",
+                 tname(t));
+        OK(ok, what);
         infer_quantize_row(t, nf, q, 256);
         infer_dequantize_row(t, q, y, 256);
         ok = 1;
