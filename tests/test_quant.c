@@ -181,7 +181,7 @@ static void test_roundtrip(void)
     };
     enum { N = 4096 };
     static float x[N], y[N];
-    static uint8_t q[N * 4], q2[N * 4];
+    static _Alignas(32) uint8_t q[N * 4], q2[N * 4];
     fill(x, N, 0.02f);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         uint32_t t = cases[c].type;
@@ -401,7 +401,7 @@ static void test_levels(void)
         for (size_t t = 0; t < 3; t++) {
             size_t k = 256 * 5;
             static float x[256 * 5];
-            static uint8_t qa[256 * 5 * 2], qb[256 * 5 * 2];
+            static _Alignas(32) uint8_t qa[256 * 5 * 2], qb[256 * 5 * 2];
             fill(x, k, 3.0f);
             x[17] = 0; /* a zero and an exact tie */
             x[40] = x[41] = 0;
@@ -503,7 +503,7 @@ static void test_matmul(void)
     {
         /* multi-row activation quantizer = row by row */
         float x[3 * 300];
-        uint8_t qa[3 * 292], qb[3 * 292];
+        _Alignas(32) uint8_t qa[3 * 292], qb[3 * 292];
         fill(x, 3 * 300, 1.0f);
         int rc = infer_quantize_act_rows(INFER_T_Q6_K, x, 300, 3, qa, 256);
         for (int i = 0; i < 3; i++)
@@ -522,8 +522,18 @@ static void test_matmul(void)
     ASSERT_EQ_INT(infer_act_row_bytes(INFER_T_Q4_K, 512), 2 * 292, "q8_K row bytes");
 }
 
+/* KEEP_CPU caps the level chosen at start-up (read once, at first use). */
+static void test_env_level(void)
+{
+    int want = infer_cpu_level_supported(INFER_CPU_AVX2) ? INFER_CPU_AVX2 : INFER_CPU_SCALAR;
+    ASSERT_EQ_INT(infer_cpu_level(), want, "KEEP_CPU=avx2 caps the start-up level");
+    OK(infer_cpu_best_level() >= infer_cpu_level(), "best level is not below the capped one");
+}
+
 int main(void)
 {
+    setenv("KEEP_CPU", "avx2", 1);
+    test_env_level();
     test_half();
     test_layouts();
     test_roundtrip();

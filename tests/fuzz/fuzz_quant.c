@@ -37,7 +37,7 @@ static void zero_mins(uint32_t t, uint8_t *w, size_t nb, size_t bsz)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     enum { MAXK = 8 * 256 };
-    static uint8_t w[MAXK * 4], w0[MAXK * 4], a[2 * MAXK * 2];
+    static _Alignas(32) uint8_t w[MAXK * 4], w0[MAXK * 4], a[2 * MAXK * 2];
     static float wf[MAXK], wf0[MAXK], x[2 * MAXK], af[2 * MAXK];
     if (size < 2)
         return 0;
