@@ -25,10 +25,7 @@ static uint32_t rnd(void)
 
 static float urand(void) { return ((float)(rnd() >> 8) + 0.5f) / 16777216.0f; }
 
-static float gauss(void)
-{
-    return sqrtf(-2.0f * logf(urand())) * cosf(6.2831853f * urand());
-}
+static float gauss(void) { return sqrtf(-2.0f * logf(urand())) * cosf(6.2831853f * urand()); }
 
 static void fill(float *x, size_t n, float scale)
 {
@@ -37,8 +34,9 @@ static void fill(float *x, size_t n, float scale)
 }
 
 static const uint32_t weight_types[] = {
-    INFER_T_F32, INFER_T_F16, INFER_T_BF16, INFER_T_Q4_0, INFER_T_Q4_1, INFER_T_Q5_0, INFER_T_Q5_1,
-    INFER_T_Q8_0, INFER_T_Q2_K, INFER_T_Q3_K, INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K,
+    INFER_T_F32,  INFER_T_F16,  INFER_T_BF16, INFER_T_Q4_0, INFER_T_Q4_1,
+    INFER_T_Q5_0, INFER_T_Q5_1, INFER_T_Q8_0, INFER_T_Q2_K, INFER_T_Q3_K,
+    INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K,
 };
 #define N_WTYPES (sizeof weight_types / sizeof weight_types[0])
 
@@ -54,7 +52,8 @@ static void test_half(void)
     ASSERT_EQ_INT(infer_f32_to_f16(65519.0f), 0x7bff, "f16 just below the overflow tie");
     ASSERT_EQ_INT(infer_f32_to_f16(65520.0f), 0x7c00, "f16 overflow tie rounds to inf");
     ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(1.0f, -24)), 0x0001, "f16 smallest subnormal");
-    ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(1.0f, -25)), 0x0000, "f16 half-ulp subnormal tie -> even 0");
+    ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(1.0f, -25)), 0x0000,
+                  "f16 half-ulp subnormal tie -> even 0");
     ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(3.0f, -25)), 0x0002, "f16 1.5 ulp tie -> even 2");
     ASSERT_EQ_INT(infer_f32_to_f16(1.0f + ldexpf(1.0f, -11)), 0x3c00, "f16 tie to even down");
     ASSERT_EQ_INT(infer_f32_to_f16(1.0f + ldexpf(3.0f, -11)), 0x3c02, "f16 tie to even up");
@@ -150,7 +149,7 @@ static void test_layouts(void)
     memset(&b2k, 0, sizeof b2k);
     b2k.d = infer_f32_to_f16(2.0f);
     b2k.dmin = infer_f32_to_f16(0.5f);
-    b2k.scales[7] = 0x35;      /* sub-block 7: scale 5, min 3 */
+    b2k.scales[7] = 0x35;       /* sub-block 7: scale 5, min 3 */
     b2k.qs[16 + 1] = 0x03 << 6; /* element 96 + 17 = 113 -> h0 j3 l17 -> sub-block 7 */
     infer_dequantize_row(INFER_T_Q2_K, &b2k, y, 256);
     ASSERT_NEAR(y[113], 2.0 * 5 * 3 - 0.5 * 3, 0, "q2_K element 113");
@@ -173,10 +172,9 @@ static void test_roundtrip(void)
         uint32_t type;
         double max_rel;
     } cases[] = {
-        {INFER_T_F16, 0.001},  {INFER_T_BF16, 0.005}, {INFER_T_Q8_0, 0.008},
-        {INFER_T_Q8_1, 0.008}, {INFER_T_Q8_K, 0.010}, {INFER_T_Q4_0, 0.10},
-        {INFER_T_Q4_1, 0.09},  {INFER_T_Q5_0, 0.05},  {INFER_T_Q5_1, 0.045},
-        {INFER_T_Q2_K, 0.32},  {INFER_T_Q3_K, 0.17},  {INFER_T_Q4_K, 0.085},
+        {INFER_T_F16, 0.001},  {INFER_T_BF16, 0.005}, {INFER_T_Q8_0, 0.008}, {INFER_T_Q8_1, 0.008},
+        {INFER_T_Q8_K, 0.010}, {INFER_T_Q4_0, 0.10},  {INFER_T_Q4_1, 0.09},  {INFER_T_Q5_0, 0.05},
+        {INFER_T_Q5_1, 0.045}, {INFER_T_Q2_K, 0.32},  {INFER_T_Q3_K, 0.17},  {INFER_T_Q4_K, 0.085},
         {INFER_T_Q5_K, 0.045}, {INFER_T_Q6_K, 0.022},
     };
     enum { N = 4096 };
@@ -194,8 +192,8 @@ static void test_roundtrip(void)
             sx += (double)x[i] * x[i];
         }
         double rel = sqrt(se / sx);
-        snprintf(what, sizeof what, "%s round trip: rc %d, relative RMS error %.4f <= %.3f", tname(t),
-                 rc, rel, cases[c].max_rel);
+        snprintf(what, sizeof what, "%s round trip: rc %d, relative RMS error %.4f <= %.3f",
+                 tname(t), rc, rel, cases[c].max_rel);
         OK(rc == KEEP_OK && rel <= cases[c].max_rel && rel > 0, what);
         infer_quantize_row(t, x, q2, N);
         snprintf(what, sizeof what, "%s quantizer is deterministic", tname(t));
@@ -339,8 +337,8 @@ static void test_scalar_dots(void)
             int rc = infer_vec_dot(c.wt, c.k, c.w, c.a, &got);
             /* q4_1/q5_1 take s (an f16 rounding of d*sum) from the activation */
             double tol = 2e-5 * mag + (c.at == INFER_T_Q8_1 ? 2e-3 * mag : 0);
-            snprintf(what, sizeof what, "scalar %s dot, k=%zu: %.6g vs dequantized %.6g", tname(c.wt),
-                     c.k, got, ref);
+            snprintf(what, sizeof what, "scalar %s dot, k=%zu: %.6g vs dequantized %.6g",
+                     tname(c.wt), c.k, got, ref);
             OK(rc == KEEP_OK && fabs(got - ref) <= tol, what);
             case_free(&c);
         }
@@ -350,14 +348,16 @@ static void test_levels(void)
 {
     printf("# cpu features: %s; best level %s\n", infer_cpu_describe(),
            infer_cpu_level_name(infer_cpu_best_level()));
-    ASSERT_EQ_INT(infer_cpu_set_level(INFER_CPU_LEVELS), KEEP_ERR_USAGE, "set_level rejects unknown");
+    ASSERT_EQ_INT(infer_cpu_set_level(INFER_CPU_LEVELS), KEEP_ERR_USAGE,
+                  "set_level rejects unknown");
     ASSERT_EQ_INT(infer_cpu_set_level(INFER_CPU_SCALAR), KEEP_OK, "scalar level always available");
     ASSERT_EQ_INT(infer_cpu_level(), INFER_CPU_SCALAR, "level switched to scalar");
 
     for (int lv = INFER_CPU_AVX2; lv < INFER_CPU_LEVELS; lv++) {
         char what[200];
         if (!infer_cpu_level_supported(lv)) {
-            snprintf(what, sizeof what, "level %s: skipped, CPU lacks it", infer_cpu_level_name(lv));
+            snprintf(what, sizeof what, "level %s: skipped, CPU lacks it",
+                     infer_cpu_level_name(lv));
             OK(infer_cpu_set_level(lv) == KEEP_ERR_UNSUPPORTED, what);
             continue;
         }
@@ -452,8 +452,8 @@ static void test_matmul_level(void)
     static const struct {
         uint32_t type;
         size_t k;
-    } types[] = {{INFER_T_Q4_0, 512}, {INFER_T_Q4_1, 512},  {INFER_T_Q4_K, 512},
-                 {INFER_T_Q6_K, 512}, {INFER_T_F16, 40},    {INFER_T_Q8_0, 512},
+    } types[] = {{INFER_T_Q4_0, 512},  {INFER_T_Q4_1, 512},  {INFER_T_Q4_K, 512},
+                 {INFER_T_Q6_K, 512},  {INFER_T_F16, 40},    {INFER_T_Q8_0, 512},
                  {INFER_T_Q5_0, 8288}, {INFER_T_Q5_1, 8288}, {INFER_T_Q2_K, 8448}};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         uint32_t wt = types[t].type;
@@ -483,8 +483,9 @@ static void test_matmul_level(void)
         for (int i = 0; i < M * LDO; i++)
             ok &= fabsf(out[i] - want[i]) <= 1e-4f * (fabsf(want[i]) + 1.0f);
         char what[128];
-        snprintf(what, sizeof what, "%s matmul k=%zu rows [2,7) x 6 activation rows = vec dots (%s)",
-                 tname(wt), k, infer_cpu_level_name(infer_cpu_level()));
+        snprintf(what, sizeof what,
+                 "%s matmul k=%zu rows [2,7) x 6 activation rows = vec dots (%s)", tname(wt), k,
+                 infer_cpu_level_name(infer_cpu_level()));
         OK(ok, what);
     next:
         keep_free(wf);

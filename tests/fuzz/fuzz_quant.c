@@ -17,8 +17,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint32_t types[] = {
-    INFER_T_F32,  INFER_T_F16,  INFER_T_BF16, INFER_T_Q4_0, INFER_T_Q4_1, INFER_T_Q5_0, INFER_T_Q5_1,
-    INFER_T_Q8_0, INFER_T_Q2_K, INFER_T_Q3_K, INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K,
+    INFER_T_F32,  INFER_T_F16,  INFER_T_BF16, INFER_T_Q4_0, INFER_T_Q4_1,
+    INFER_T_Q5_0, INFER_T_Q5_1, INFER_T_Q8_0, INFER_T_Q2_K, INFER_T_Q3_K,
+    INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K,
 };
 
 /* Zeroes the min fields, so dequantizing gives only the scale * q part. */
@@ -26,7 +27,10 @@ static void zero_mins(uint32_t t, uint8_t *w, size_t nb, size_t bsz)
 {
     size_t off;
     switch (t) {
-    case INFER_T_Q4_1: case INFER_T_Q5_1: case INFER_T_Q4_K: case INFER_T_Q5_K: off = 2; break;
+    case INFER_T_Q4_1:
+    case INFER_T_Q5_1:
+    case INFER_T_Q4_K:
+    case INFER_T_Q5_K: off = 2; break;
     case INFER_T_Q2_K: off = 82; break;
     default: return;
     }
