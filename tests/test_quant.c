@@ -523,6 +523,81 @@ static void test_matmul(void)
     ASSERT_EQ_INT(infer_act_row_bytes(INFER_T_Q4_K, 512), 2 * 292, "q8_K row bytes");
 }
 
+/* ---- blocks quantized by llama.cpp ---------------------------------------------------
+ * tests/data/quant/llama-TYPE.bin: 8 rows of 256 weights of each type, cut
+ * from the tiny-llama fixtures (llama-quantize's own scale choices, e.g.
+ * q6_K scales of -128). Every level's dots and matmul must match the scalar
+ * kernels, and the scalar dot the dot of the dequantized floats. */
+static void test_llama_blocks(void)
+{
+    static const uint32_t types[] = {INFER_T_F16,  INFER_T_BF16, INFER_T_Q8_0, INFER_T_Q4_0,
+                                     INFER_T_Q4_1, INFER_T_Q5_0, INFER_T_Q5_1, INFER_T_Q2_K,
+                                     INFER_T_Q3_K, INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K};
+    enum { K = 256, ROWS = 8, M = 3 };
+    const char *dir = getenv("KEEP_SRCDIR");
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        uint32_t wt = types[t];
+        char path[4096], what[200];
+        snprintf(path, sizeof path, "%s/tests/data/quant/llama-%s.bin", dir ? dir : ".", tname(wt));
+        char *w = NULL;
+        size_t len = 0, wrb = infer_type_row_bytes(wt, K), arb = infer_act_row_bytes(wt, K);
+        keep_err err;
+        if (keep_read_file(path, 1 << 20, &w, &len, &err) != KEEP_OK || len != wrb * ROWS) {
+            snprintf(what, sizeof what, "read %s (%zu bytes)", path, len);
+            OK(0, what);
+            keep_free(w);
+            continue;
+        }
+        _Alignas(32) uint8_t a[M * 292 * 4];
+        float x[M * K], wf[ROWS * K], af[M * K], ref[M * ROWS], got[M * ROWS];
+        fill(x, M * K, 1.0f);
+        infer_cpu_set_level(INFER_CPU_SCALAR);
+        int rc = infer_quantize_act_rows(wt, x, K, M, a, K);
+        for (int r = 0; r < ROWS; r++)
+            rc |= infer_dequantize_row(wt, w + r * wrb, wf + r * K, K);
+        for (int i = 0; i < M; i++)
+            rc |= infer_dequantize_row(infer_act_type(wt), a + i * arb, af + i * K, K);
+        rc |= infer_matmul(wt, w, K, 0, ROWS, a, M, ref, ROWS);
+        int ok = rc == KEEP_OK;
+        for (int i = 0; i < M; i++)
+            for (int r = 0; r < ROWS; r++) {
+                double d = 0, mag = 0;
+                for (int e = 0; e < K; e++) {
+                    d += (double)wf[r * K + e] * af[i * K + e];
+                    mag += fabs((double)wf[r * K + e] * af[i * K + e]);
+                }
+                double tol = 2e-5 * mag + (infer_act_type(wt) == INFER_T_Q8_1 ? 2e-3 * mag : 0);
+                ok &= fabs(ref[i * ROWS + r] - d) <= tol;
+            }
+        snprintf(what, sizeof what, "llama.cpp %s blocks: scalar matmul = dequantized dot",
+                 tname(wt));
+        OK(ok, what);
+        for (int lv = INFER_CPU_AVX2; lv < INFER_CPU_LEVELS; lv++) {
+            if (infer_cpu_set_level(lv) != KEEP_OK)
+                continue;
+            ok = infer_matmul(wt, w, K, 0, ROWS, a, M, got, ROWS) == KEEP_OK;
+            for (int i = 0; i < M * ROWS; i++)
+                ok &= fabsf(got[i] - ref[i]) <= 1e-5f * (fabsf(ref[i]) + 1.0f);
+            /* all 8 rows as one long row: multi-block paths and tails */
+            float one_ref, one;
+            size_t kk = (size_t)K * ROWS;
+            _Alignas(32) uint8_t al[292 * 8 * 4];
+            float xl[K * ROWS];
+            fill(xl, kk, 1.0f);
+            infer_quantize_act(wt, xl, al, kk);
+            infer_vec_dot(wt, kk, w, al, &one);
+            infer_cpu_set_level(INFER_CPU_SCALAR);
+            infer_vec_dot(wt, kk, w, al, &one_ref);
+            ok &= fabsf(one - one_ref) <= 1e-5f * (fabsf(one_ref) + 1.0f);
+            snprintf(what, sizeof what, "llama.cpp %s blocks: %s matmul and long dot = scalar",
+                     tname(wt), infer_cpu_level_name(lv));
+            OK(ok, what);
+        }
+        keep_free(w);
+    }
+    infer_cpu_set_level(infer_cpu_best_level());
+}
+
 /* KEEP_CPU caps the level chosen at start-up (read once, at first use). */
 static void test_env_level(void)
 {
@@ -541,5 +616,6 @@ int main(void)
     test_scalar_dots();
     test_levels();
     test_matmul();
+    test_llama_blocks();
     return tap_done();
 }
