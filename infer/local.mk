@@ -20,3 +20,32 @@ bench-kernels: libkeep.a
 	  libkeep.a $(KEEP_LIBS) $(LIBS)
 .PHONY: bench-kernels
 EXTRA_DIST += tests/bench_kernels.c
+
+libkeep_a_SOURCES += infer/gguf.c infer/gguf.h infer/gguf_describe.c
+check_PROGRAMS += tests/test_gguf
+tests_test_gguf_SOURCES = tests/test_gguf.c tests/tap.h
+tests_test_gguf_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_gguf_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_gguf
+libkeep_a_SOURCES += infer/gguf_write.c infer/gguf_write.h
+check_PROGRAMS += tests/test_gguf_write
+tests_test_gguf_write_SOURCES = tests/test_gguf_write.c tests/tap.h
+tests_test_gguf_write_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_gguf_write_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_gguf_write
+FUZZ_TARGETS += tests/fuzz/fuzz_gguf
+check_PROGRAMS += tests/test_dequant_fixtures
+tests_test_dequant_fixtures_SOURCES = tests/test_dequant_fixtures.c tests/tap.h
+tests_test_dequant_fixtures_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_dequant_fixtures_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_dequant_fixtures
+# tokenizers
+libkeep_a_SOURCES += infer/vocab.c infer/vocab.h infer/tokenizer.c infer/tokenizer.h \
+	infer/tok_impl.h infer/tok_spm.c infer/tok_bpe.c infer/tok_wpm.c
+check_PROGRAMS += tests/test_tokenizer
+tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/tap.h
+tests_test_tokenizer_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_tokenizer
+FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
+libkeep_a_SOURCES += infer/infer.h infer/model_file.c

@@ -1,0 +1,134 @@
+/* config.c — keep.conf parsing with inih (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void keep_config_defaults(keep_config *cfg)
+{
+    cfg->max_file_mb = 256;
+    cfg->max_text_mb = 64;
+    cfg->chunk_chars = 1200;
+    cfg->chunk_overlap = 150;
+    cfg->ingest_threads = 0;
+    cfg->search_k = 10;
+    cfg->max_chunks_per_doc = 3;
+    cfg->busy_timeout_ms = 10000;
+}
+
+typedef struct {
+    keep_config *cfg;
+    keep_err *err;
+    int failed;
+} load_ctx;
+
+static int parse_long(const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0' || x < min || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+typedef struct {
+    const char *section, *key;
+    long min, max;
+    size_t offset;
+    int is_size_t;
+} int_key;
+
+#define SZ(s, k, f, lo, hi) {s, k, lo, hi, offsetof(keep_config, f), 1}
+#define IN(s, k, f, lo, hi) {s, k, lo, hi, offsetof(keep_config, f), 0}
+static const int_key int_keys[] = {
+    SZ("ingest", "max_file_mb", max_file_mb, 1, 65536),
+    SZ("ingest", "max_text_mb", max_text_mb, 1, 4096),
+    SZ("ingest", "chunk_chars", chunk_chars, 200, 20000),
+    SZ("ingest", "chunk_overlap", chunk_overlap, 0, 5000),
+    IN("ingest", "threads", ingest_threads, 0, 256),
+    IN("search", "k", search_k, 1, 1000),
+    IN("search", "max_chunks_per_doc", max_chunks_per_doc, 1, 1000),
+    IN("store", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
+};
+
+/* Debian's inih is built without line numbers in the handler. */
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *c = user;
+    if (c->failed)
+        return 0;
+    for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
+        const int_key *k = &int_keys[i];
+        if (strcmp(section, k->section) || strcmp(name, k->key))
+            continue;
+        long v;
+        if (parse_long(value, k->min, k->max, &v)) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: %s.%s must be an integer in %ld..%ld",
+                         section, name, k->min, k->max);
+            c->failed = 1;
+            return 0;
+        }
+        char *base = (char *)c->cfg;
+        if (k->is_size_t)
+            *(size_t *)(base + k->offset) = (size_t)v;
+        else
+            *(int *)(base + k->offset) = (int)v;
+        return 1;
+    }
+    keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [%s]", name, section);
+    c->failed = 1;
+    return 0;
+}
+
+int keep_config_load(const char *path, keep_config *cfg, keep_err *err)
+{
+    keep_config_defaults(cfg);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return KEEP_OK;
+        return keep_err_set(err, KEEP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    }
+    load_ctx c = {cfg, err, 0};
+    int line = ini_parse_file(f, on_entry, &c);
+    fclose(f);
+    if (c.failed)
+        return err ? err->code : KEEP_ERR_USAGE;
+    if (line != 0)
+        return keep_err_set(err, KEEP_ERR_USAGE, "keep.conf:%d: syntax error", line);
+    if (cfg->chunk_overlap * 2 > cfg->chunk_chars)
+        return keep_err_set(err, KEEP_ERR_USAGE,
+                            "keep.conf: ingest.chunk_overlap must be at most half of chunk_chars");
+    return KEEP_OK;
+}
+
+int keep_config_write_default(const char *path, keep_err *err)
+{
+    keep_config d;
+    keep_config_defaults(&d);
+    FILE *f = fopen(path, "wx");
+    if (!f) {
+        if (errno == EEXIST)
+            return KEEP_OK;
+        return keep_err_set(err, KEEP_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    }
+    fprintf(f,
+            "; keep.conf: Keep's settings. Every key is documented in README.md;\n"
+            "; the values below are the defaults.\n\n"
+            "[ingest]\n"
+            ";max_file_mb = %zu\n;max_text_mb = %zu\n;chunk_chars = %zu\n;chunk_overlap = %zu\n"
+            ";threads = %d\n\n"
+            "[search]\n;k = %d\n;max_chunks_per_doc = %d\n\n"
+            "[store]\n;busy_timeout_ms = %d\n",
+            d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
+            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms);
+    if (fclose(f) != 0)
+        return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
+    return KEEP_OK;
+}

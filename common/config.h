@@ -1,0 +1,33 @@
+/* config.h — keep.conf: every tunable of Keep with its default. The README
+ * documents each key; keep_config_defaults() is the single place defaults
+ * live, so the docs test can compare the two. Unknown keys are an error (a
+ * typo in a security setting must not pass silently). */
+#ifndef KEEP_CONFIG_H
+#define KEEP_CONFIG_H
+
+#include <stddef.h>
+
+#include "common.h"
+
+typedef struct keep_config {
+    /* [ingest] */
+    size_t max_file_mb;      /* bigger files are skipped with a reason */
+    size_t max_text_mb;      /* extracted text cap per document */
+    size_t chunk_chars;      /* target chunk size in characters */
+    size_t chunk_overlap;    /* overlap between chunks of one section */
+    int ingest_threads;      /* parser threads; 0 = number of cores */
+    /* [search] */
+    int search_k;            /* results by default */
+    int max_chunks_per_doc;  /* results per document by default */
+    /* [store] */
+    int busy_timeout_ms;     /* SQLite busy timeout */
+} keep_config;
+
+void keep_config_defaults(keep_config *cfg);
+/* Reads path into cfg (defaults for keys not given). A missing file is not an
+ * error (defaults stay). Unknown sections/keys and bad values are. */
+int keep_config_load(const char *path, keep_config *cfg, keep_err *err);
+/* Writes a commented keep.conf with the defaults (used on first run). */
+int keep_config_write_default(const char *path, keep_err *err);
+
+#endif

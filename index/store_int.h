@@ -1,0 +1,49 @@
+/* store_int.h — the store's private struct, shared by the files of index/. */
+#ifndef KEEP_INDEX_STORE_INT_H
+#define KEEP_INDEX_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "idx.h"
+
+/* Statements prepared once per store and reused. */
+enum {
+    IDX_STMT_DEL_CHUNKS,
+    IDX_STMT_DEL_CHILDREN,
+    IDX_STMT_DEL_TEXT,
+    IDX_STMT_DEL_META,
+    IDX_STMT_DEL_DOC,
+    IDX_STMT_FTS,
+    IDX_STMT_FIND_DOC,
+    IDX_STMT_INS_DOC,
+    IDX_STMT_UPD_DOC,
+    IDX_STMT_TOUCH_DOC,
+    IDX_STMT_INS_TEXT,
+    IDX_STMT_INS_META,
+    IDX_STMT_INS_CHUNK,
+    IDX_STMT_SEEN,
+    IDX_STMT_FTS_CAND,
+    IDX_STMT_PERMITTED,
+    IDX_STMT_LOCATE,
+    IDX_STMT_HIT,
+    IDX_STMT_SNIPPET,
+    IDX_STMT_TEXT_RANGE,
+    IDX_STMT_GET_VEC,
+    IDX_STMT_COUNT
+};
+
+struct idx_store {
+    sqlite3 *db;
+    int schema_version;
+    sqlite3_stmt *stmt[IDX_STMT_COUNT];
+};
+
+int idx__exec(idx_store *s, const char *sql, keep_err *err);
+int idx__db_error(idx_store *s, keep_err *err, const char *what);
+/* A cached prepared statement, reset and unbound; NULL on error. */
+sqlite3_stmt *idx__stmt(idx_store *s, int which, const char *sql, keep_err *err);
+/* SQL expression (over chunks c) of the text a chunk is embedded from. */
+const char *idx__chunk_embed_sql(void);
+int idx__delete_doc_tree(idx_store *s, int64_t id, int keep_row, keep_err *err);
+
+#endif

@@ -1,0 +1,39 @@
+# tap.sh — TAP helpers for shell tests (sourced). ok/not ok lines, a plan at
+# the end, and a temp dir removed on exit.
+TAP_N=0
+TAP_FAILED=0
+TAP_TMP=$(mktemp -d /tmp/keep-e2e-XXXXXX)
+trap 'rm -rf "$TAP_TMP"' EXIT
+
+tap_ok() { # tap_ok CONDITION_STATUS DESCRIPTION
+    TAP_N=$((TAP_N + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $TAP_N - $2"
+    else
+        TAP_FAILED=$((TAP_FAILED + 1))
+        echo "not ok $TAP_N - $2"
+    fi
+}
+
+# tap_eq ACTUAL EXPECTED DESCRIPTION
+tap_eq() {
+    if [ "$1" = "$2" ]; then tap_ok 0 "$3"; else
+        tap_ok 1 "$3"
+        echo "#   got:      $1"
+        echo "#   expected: $2"
+    fi
+}
+
+# tap_match TEXT PATTERN DESCRIPTION (grep -E)
+tap_match() {
+    if printf '%s' "$1" | grep -Eq -- "$2"; then tap_ok 0 "$3"; else
+        tap_ok 1 "$3"
+        echo "#   text: $(printf '%s' "$1" | head -c 400)"
+        echo "#   does not match: $2"
+    fi
+}
+
+tap_done() {
+    echo "1..$TAP_N"
+    [ "$TAP_FAILED" -eq 0 ]
+}
