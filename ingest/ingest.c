@@ -14,7 +14,10 @@
 #include "encoding.h"
 #include "parse_csv.h"
 #include "parse_mail.h"
+#include "parse_office.h"
+#include "parse_pdf.h"
 #include "parse_text.h"
+#include "parse_web.h"
 
 /* Attachments inside attachments inside ... stop here. */
 #define INGEST_MAX_CHILD_DEPTH 3
@@ -83,6 +86,15 @@ static const format_entry formats[] = {
     {"tsv", ingest_parse_tsv, NULL},
     {"eml", ingest_parse_email, NULL},
     {"mbox", ingest_parse_mbox, NULL},
+    {"html", ingest_parse_html, NULL},
+    {"xml", ingest_parse_xml, NULL},
+    {"pdf", ingest_parse_pdf, NULL},
+    {"docx", ingest_parse_docx, NULL},
+    {"pptx", ingest_parse_pptx, NULL},
+    {"xlsx", ingest_parse_xlsx, NULL},
+    {"odt", ingest_parse_odt, NULL},
+    {"odp", ingest_parse_odp, NULL},
+    {"ods", ingest_parse_ods, NULL},
     {"png", NULL, "image files need OCR, which this build does not have"},
     {"jpeg", NULL, "image files need OCR, which this build does not have"},
     {"tiff", NULL, "image files need OCR, which this build does not have"},
