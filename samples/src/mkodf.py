@@ -317,6 +317,13 @@ def slides_doc(lines):
 def sheets_doc(lines):
     meta, lines = split_meta(lines)
     out = head(meta, 'application/vnd.oasis.opendocument.spreadsheet')
+    # two written decimals keep a 0.00 format, as a price column would have
+    out.append('<office:automatic-styles><number:number-style style:name="N2">'
+               '<number:number number:decimal-places="2" number:min-decimal-places="2" '
+               'number:min-integer-digits="1"/></number:number-style>'
+               '<style:style style:name="ce2" style:family="table-cell" '
+               'style:parent-style-name="Default" style:data-style-name="N2"/>'
+               '</office:automatic-styles>')
     out.append('<office:body><office:spreadsheet>')
     open_sheet = False
     for ln in lines:
@@ -335,8 +342,9 @@ def sheets_doc(lines):
             if c == '':
                 row.append('<table:table-cell/>')
             elif NUM.match(c):
-                row.append('<table:table-cell office:value-type="float" office:value="%s">'
-                           '<text:p>%s</text:p></table:table-cell>' % (c, c))
+                st = ' table:style-name="ce2"' if re.match(r'^-?\d+\.\d\d$', c) else ''
+                row.append('<table:table-cell%s office:value-type="float" office:value="%s">'
+                           '<text:p>%s</text:p></table:table-cell>' % (st, c, c))
             else:
                 row.append('<table:table-cell office:value-type="string"><text:p>%s</text:p>'
                            '</table:table-cell>' % inline(c))
