@@ -402,7 +402,11 @@ int ingest__tab_row(ingest__table *t, ingest_doc *doc, int *emitted)
         *emitted = 0;
     if (!t->n_cells)
         goto out;
-    if (!t->have_header) {
+    if (!t->have_header && t->n_cells == 1) {
+        /* a lone cell above the header is a caption ("Q3 inventory"), not
+         * the name of column A */
+        rc = ingest_doc_text(doc, t->text.data + t->cells[0].off, t->cells[0].len);
+    } else if (!t->have_header) {
         if ((rc = set_header(t)))
             goto out;
         for (size_t i = 0; i < t->n_cells && !rc; i++) {

@@ -107,9 +107,10 @@ void ingest__tab_free(ingest__table *t);
  * is whitespace-normalised; empty cells and columns past the cap are
  * ignored. Cells must come in increasing column order. */
 int ingest__tab_cell(ingest__table *t, size_t col, size_t span, const char *s, size_t len);
-/* Ends the row: the first non-empty row becomes the header and is written
- * as "A | B | C"; later rows as "A: 1; B: 2". Returns 1 in *emitted when a
- * line was written. */
+/* Ends the row: the first row with two or more cells becomes the header and
+ * is written as "A | B | C"; later rows as "A: 1; B: 2". Single-cell rows
+ * before it (captions) are written as they are. Returns 1 in *emitted when
+ * a line was written. */
 int ingest__tab_row(ingest__table *t, ingest_doc *doc, int *emitted);
 /* Ends the table (paragraph break) and frees it; t can be reused after
  * ingest__tab_init. */

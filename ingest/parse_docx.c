@@ -24,6 +24,7 @@ typedef struct dstyle {
     char *id;
     char *based_on;
     int name_level; /* from the name: "heading 2" -> 2, "title" -> 1; 0 none */
+    int is_toc;     /* "toc 1".."toc 9": table-of-contents entries */
     int outline;    /* w:outlineLvl + 1; 0 none */
     int is_title;
     long num_id, ilvl; /* numbering from the style; -1 none */
@@ -35,13 +36,18 @@ typedef struct dstyle {
 typedef struct dabstract {
     long id;
     char fmt[MAX_LEVELS][16];
+    char text[MAX_LEVELS][32]; /* lvlText: "%1.%2." */
     long start[MAX_LEVELS];
+    /* Word keeps one count per abstract list: every num pointing at it
+     * continues the numbering unless it overrides the start */
+    long counter[MAX_LEVELS];
 } dabstract;
 
 typedef struct dnum {
     long id;
-    const dabstract *abs;
-    long counter[MAX_LEVELS];
+    dabstract *abs;
+    long override[MAX_LEVELS]; /* startOverride, -1 none */
+    int used;                  /* overrides apply when the num is first used */
 } dnum;
 
 typedef struct dnote {
@@ -87,6 +93,18 @@ static int name_level(const char *name, int *is_title)
     return 0;
 }
 
+/* "toc 1" (the style name) or "TOC1" / "Contents1" style ids. */
+static int is_toc_name(const char *name)
+{
+    size_t skip = strncasecmp(name, "toc", 3) == 0 ? 3 : strncasecmp(name, "contents", 8) == 0 ? 8 : 0;
+    if (!skip)
+        return 0;
+    const char *p = name + skip;
+    if (*p == ' ')
+        p++;
+    return *p >= '1' && *p <= '9' && p[1] == '\0';
+}
+
 static int style_cmp(const void *a, const void *b)
 {
     return strcmp(((const dstyle *)a)->id, ((const dstyle *)b)->id);
@@ -125,8 +143,10 @@ static int load_styles(docx *d, const char *part)
             goto nomem;
         d->n_styles++;
         xmlNodePtr nm = ingest__ox_child(c, OX_W, "name");
-        if (nm && ingest__ox_attr(nm, OX_W, "val", buf, sizeof buf))
+        if (nm && ingest__ox_attr(nm, OX_W, "val", buf, sizeof buf)) {
             s->name_level = name_level(buf, &s->is_title);
+            s->is_toc = is_toc_name(buf);
+        }
         xmlNodePtr bo = ingest__ox_child(c, OX_W, "basedOn");
         if (bo && ingest__ox_attr(bo, OX_W, "val", buf, sizeof buf) &&
             !(s->based_on = keep_strdup(buf)))
@@ -271,6 +291,9 @@ static int load_numbering(docx *d, const char *part)
             xmlNodePtr f = ingest__ox_child(lv, OX_W, "numFmt");
             if (f)
                 ingest__ox_attr(f, OX_W, "val", a->fmt[il], sizeof a->fmt[il]);
+            xmlNodePtr lt = ingest__ox_child(lv, OX_W, "lvlText");
+            if (lt)
+                ingest__ox_attr(lt, OX_W, "val", a->text[il], sizeof a->text[il]);
             a->start[il] = ingest__ox_attr_long(ingest__ox_child(lv, OX_W, "start"), OX_W,
                                                 "val", 1, 1L << 30);
         }
@@ -288,6 +311,16 @@ static int load_numbering(docx *d, const char *part)
         n->abs = d->n_abstracts ? bsearch(&key, d->abstracts, d->n_abstracts,
                                           sizeof *d->abstracts, abstract_cmp)
                                 : NULL;
+        for (int l = 0; l < MAX_LEVELS; l++)
+            n->override[l] = -1;
+        for (xmlNodePtr o = c->children; o; o = o->next) {
+            if (!ingest__ox_is(o, OX_W, "lvlOverride"))
+                continue;
+            long il = ingest__ox_attr_long(o, OX_W, "ilvl", -1, 100);
+            xmlNodePtr so = ingest__ox_child(o, OX_W, "startOverride");
+            if (so && il >= 0 && il < MAX_LEVELS)
+                n->override[il] = ingest__ox_attr_long(so, OX_W, "val", 1, 1L << 30);
+        }
     }
     if (d->n_nums > 1)
         qsort(d->nums, d->n_nums, sizeof *d->nums, num_cmp);
@@ -320,35 +353,74 @@ static void roman(long v, int upper, char *out, size_t cap)
     out[len] = '\0';
 }
 
-/* "- " for bullets, "3. " / "c. " / "iv. " for numbered levels. */
-static void list_marker(docx *d, long num_id, long ilvl, char *out, size_t cap)
+static void format_number(const char *fmt, long v, char *out, size_t cap)
+{
+    if (strcmp(fmt, "lowerLetter") == 0 || strcmp(fmt, "upperLetter") == 0) {
+        char c = (char)((v - 1) % 26 + (fmt[0] == 'l' ? 'a' : 'A'));
+        snprintf(out, cap, "%c", v >= 1 ? c : '?');
+    } else if (strcmp(fmt, "lowerRoman") == 0 || strcmp(fmt, "upperRoman") == 0) {
+        roman(v, fmt[0] == 'u', out, cap);
+    } else {
+        snprintf(out, cap, "%ld", v);
+    }
+}
+
+enum { MARK_NONE, MARK_BULLET, MARK_NUMBER };
+
+/* Advances the list counters and writes the marker of an item: "- " for
+ * bullets, the level text with its counters ("2.1. ", "c) ") or "3. " for
+ * numbered levels. Returns MARK_NONE when the level shows nothing. */
+static int list_marker(docx *d, long num_id, long ilvl, char *out, size_t cap)
 {
     snprintf(out, cap, "- ");
     dnum key;
     key.id = num_id;
     dnum *n = d->n_nums ? bsearch(&key, d->nums, d->n_nums, sizeof *d->nums, num_cmp) : NULL;
     if (!n || !n->abs || ilvl < 0 || ilvl >= MAX_LEVELS)
-        return;
-    const char *fmt = n->abs->fmt[ilvl];
-    if (n->counter[ilvl] == 0)
-        n->counter[ilvl] = n->abs->start[ilvl];
-    else
-        n->counter[ilvl]++;
-    for (long l = ilvl + 1; l < MAX_LEVELS; l++)
-        n->counter[l] = 0;
-    long v = n->counter[ilvl];
-    if (strcmp(fmt, "bullet") == 0 || strcmp(fmt, "none") == 0)
-        return;
-    char num[48];
-    if (strcmp(fmt, "lowerLetter") == 0 || strcmp(fmt, "upperLetter") == 0) {
-        char c = (char)((v - 1) % 26 + (fmt[0] == 'l' ? 'a' : 'A'));
-        snprintf(num, sizeof num, "%c", v >= 1 ? c : '?');
-    } else if (strcmp(fmt, "lowerRoman") == 0 || strcmp(fmt, "upperRoman") == 0) {
-        roman(v, fmt[0] == 'u', num, sizeof num);
-    } else {
-        snprintf(num, sizeof num, "%ld", v);
+        return MARK_BULLET;
+    dabstract *a = n->abs;
+    if (!n->used) {
+        n->used = 1;
+        for (int l = 0; l < MAX_LEVELS; l++)
+            if (n->override[l] >= 0)
+                a->counter[l] = 0; /* restart: next item of level l shows the override */
     }
-    snprintf(out, cap, "%s. ", num);
+    if (a->counter[ilvl] == 0)
+        a->counter[ilvl] = n->override[ilvl] >= 0 ? n->override[ilvl] : a->start[ilvl];
+    else
+        a->counter[ilvl]++;
+    for (long l = ilvl + 1; l < MAX_LEVELS; l++)
+        a->counter[l] = 0;
+    if (strcmp(a->fmt[ilvl], "bullet") == 0)
+        return MARK_BULLET;
+    if (strcmp(a->fmt[ilvl], "none") == 0) {
+        out[0] = '\0';
+        return MARK_NONE;
+    }
+    char num[48];
+    const char *t = a->text[ilvl];
+    if (!strchr(t, '%')) {
+        format_number(a->fmt[ilvl], a->counter[ilvl], num, sizeof num);
+        snprintf(out, cap, "%s. ", num);
+        return MARK_NUMBER;
+    }
+    size_t len = 0;
+    for (; *t && len + 1 < cap; t++) {
+        if (t[0] == '%' && t[1] >= '1' && t[1] <= '9') {
+            int l = t[1] - '1';
+            long v = a->counter[l] ? a->counter[l] : a->start[l];
+            format_number(a->fmt[l], v, num, sizeof num);
+            for (const char *q = num; *q && len + 1 < cap; q++)
+                out[len++] = *q;
+            t++;
+        } else {
+            out[len++] = *t;
+        }
+    }
+    if (len + 1 < cap)
+        out[len++] = ' ';
+    out[len] = '\0';
+    return MARK_NUMBER;
 }
 
 /* ---- notes ----------------------------------------------------------------- */
@@ -540,9 +612,12 @@ static int paragraph(docx *d, xmlNodePtr p, unsigned depth)
     xmlNodePtr ppr = ingest__ox_child(p, OX_W, "pPr");
     xmlNodePtr ps = ingest__ox_child(ppr, OX_W, "pStyle");
     const char *sid = ps ? ingest__ox_attr(ps, OX_W, "val", style, sizeof style) : NULL;
+    int toc = 0;
     if (sid) {
         level = style_level(d, sid, &is_title);
         style_numbering(d, sid, &num_id, &ilvl);
+        const dstyle *st = find_style(d, sid);
+        toc = st ? st->is_toc : is_toc_name(sid);
     }
     long ol = ingest__ox_attr_long(ingest__ox_child(ppr, OX_W, "outlineLvl"), OX_W, "val", -1,
                                    100);
@@ -570,12 +645,26 @@ static int paragraph(docx *d, xmlNodePtr p, unsigned depth)
         if ((unsigned char)s[i] > ' ')
             empty = 0;
 
+    if (!empty && toc)
+        goto out; /* a table of contents repeats the headings with page numbers */
     if (!empty && level > 0) {
         if ((rc = end_list(d)))
             goto out;
         if (is_title && (rc = ingest_doc_title(d->doc, s, l, 0)))
             goto out;
-        rc = ingest_doc_heading(d->doc, level, s, l);
+        /* outline numbering ("2.1") becomes part of the heading: questions
+         * cite sections by number */
+        char marker[64];
+        if (num_id > 0 && list_marker(d, num_id, ilvl, marker, sizeof marker) == MARK_NUMBER) {
+            keep_buf h = {0};
+            if (keep_buf_puts(&h, marker) || keep_buf_append(&h, s, l))
+                rc = KEEP_ERR_NOMEM;
+            else
+                rc = ingest_doc_heading(d->doc, level, h.data, h.len);
+            keep_buf_free(&h);
+        } else {
+            rc = ingest_doc_heading(d->doc, level, s, l);
+        }
     } else if (!empty && num_id > 0) {
         char marker[64];
         list_marker(d, num_id, ilvl, marker, sizeof marker);
@@ -609,6 +698,61 @@ out:
     return rc;
 }
 
+/* Cells of a row; cells may sit inside content controls. gridBefore skips
+ * grid columns at the start of a row, gridSpan widens a cell. */
+static int table_cells(docx *d, xmlNodePtr n, ingest__table *t, keep_buf *cell, size_t *col,
+                       unsigned depth)
+{
+    if (depth > 512)
+        return KEEP_OK;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        int rc = KEEP_OK;
+        if (ingest__ox_is(c, OX_W, "sdt"))
+            rc = table_cells(d, ingest__ox_child(c, OX_W, "sdtContent"), t, cell, col, depth + 1);
+        else if (ingest__ox_is(c, OX_W, "customXml"))
+            rc = table_cells(d, c, t, cell, col, depth + 1);
+        else if (ingest__ox_is(c, OX_W, "tc")) {
+            long span = ingest__ox_attr_long(
+                ingest__ox_child(ingest__ox_child(c, OX_W, "tcPr"), OX_W, "gridSpan"), OX_W,
+                "val", 1, INGEST_TAB_MAX_COLS);
+            if (span < 1)
+                span = 1;
+            keep_buf_reset(cell);
+            if (!(rc = collect_block_text(d, c, cell, depth + 1)))
+                rc = ingest__tab_cell(t, *col, (size_t)span, cell->data ? cell->data : "",
+                                      cell->len);
+            *col += (size_t)span;
+        }
+        if (rc)
+            return rc;
+    }
+    return KEEP_OK;
+}
+
+static int table_rows(docx *d, xmlNodePtr n, ingest__table *t, keep_buf *cell, unsigned depth)
+{
+    if (!n || depth > 512)
+        return KEEP_OK;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        int rc = KEEP_OK;
+        if (ingest__ox_is(c, OX_W, "sdt")) {
+            rc = table_rows(d, ingest__ox_child(c, OX_W, "sdtContent"), t, cell, depth + 1);
+        } else if (ingest__ox_is(c, OX_W, "customXml")) {
+            rc = table_rows(d, c, t, cell, depth + 1);
+        } else if (ingest__ox_is(c, OX_W, "tr")) {
+            size_t col = (size_t)ingest__ox_attr_long(
+                ingest__ox_child(ingest__ox_child(c, OX_W, "trPr"), OX_W, "gridBefore"), OX_W,
+                "val", 0, INGEST_TAB_MAX_COLS);
+            rc = table_cells(d, c, t, cell, &col, depth + 1);
+            if (!rc)
+                rc = ingest__tab_row(t, d->doc, NULL);
+        }
+        if (rc)
+            return rc;
+    }
+    return KEEP_OK;
+}
+
 static int table(docx *d, xmlNodePtr tbl, unsigned depth)
 {
     ingest__table t;
@@ -617,39 +761,8 @@ static int table(docx *d, xmlNodePtr tbl, unsigned depth)
     int rc = end_list(d);
     if (!rc)
         rc = ingest_doc_para(d->doc);
-    /* rows may sit inside content controls: walk tr wherever it is */
-    xmlNodePtr n = tbl->children;
-    for (; n && !rc; n = n->next) {
-        xmlNodePtr row = n;
-        if (ingest__ox_is(n, OX_W, "sdt") || ingest__ox_is(n, OX_W, "customXml")) {
-            xmlNodePtr sc = ingest__ox_child(n, OX_W, "sdtContent");
-            row = ingest__ox_child(sc ? sc : n, OX_W, "tr");
-        }
-        if (!ingest__ox_is(row, OX_W, "tr"))
-            continue;
-        size_t col = 0;
-        for (xmlNodePtr c = row->children; c && !rc; c = c->next) {
-            xmlNodePtr tc = c;
-            if (ingest__ox_is(c, OX_W, "sdt")) {
-                xmlNodePtr sc = ingest__ox_child(c, OX_W, "sdtContent");
-                tc = ingest__ox_child(sc, OX_W, "tc");
-            }
-            if (!ingest__ox_is(tc, OX_W, "tc"))
-                continue;
-            long span = ingest__ox_attr_long(
-                ingest__ox_child(ingest__ox_child(tc, OX_W, "tcPr"), OX_W, "gridSpan"), OX_W,
-                "val", 1, INGEST_TAB_MAX_COLS);
-            if (span < 1)
-                span = 1;
-            keep_buf_reset(&cell);
-            if ((rc = collect_block_text(d, tc, &cell, depth + 1)))
-                break;
-            rc = ingest__tab_cell(&t, col, (size_t)span, cell.data ? cell.data : "", cell.len);
-            col += (size_t)span;
-        }
-        if (!rc)
-            rc = ingest__tab_row(&t, d->doc, NULL);
-    }
+    if (!rc)
+        rc = table_rows(d, tbl, &t, &cell, depth + 1);
     if (!rc)
         rc = ingest__tab_end(&t, d->doc);
     ingest__tab_free(&t);
@@ -657,9 +770,20 @@ static int table(docx *d, xmlNodePtr tbl, unsigned depth)
     return rc;
 }
 
+/* Word wraps its generated table of contents in a content control. */
+static int sdt_is_toc(xmlNodePtr sdt)
+{
+    char v[64];
+    xmlNodePtr g = ingest__ox_child(
+        ingest__ox_child(ingest__ox_child(sdt, OX_W, "sdtPr"), OX_W, "docPartObj"), OX_W,
+        "docPartGallery");
+    return g && ingest__ox_attr(g, OX_W, "val", v, sizeof v) &&
+           strcasecmp(v, "Table of Contents") == 0;
+}
+
 static int walk_blocks(docx *d, xmlNodePtr container, unsigned depth)
 {
-    if (depth > 512)
+    if (!container || depth > 512)
         return KEEP_OK;
     for (xmlNodePtr c = container->children; c; c = c->next) {
         int rc = KEEP_OK;
@@ -667,8 +791,8 @@ static int walk_blocks(docx *d, xmlNodePtr container, unsigned depth)
             rc = paragraph(d, c, depth + 1);
         else if (ingest__ox_is(c, OX_W, "tbl"))
             rc = table(d, c, depth + 1);
-        else if (ingest__ox_is(c, OX_W, "sdt"))
-            rc = walk_blocks(d, ingest__ox_child(c, OX_W, "sdtContent") ? ingest__ox_child(c, OX_W, "sdtContent") : c, depth + 1);
+        else if (ingest__ox_is(c, OX_W, "sdt") && !sdt_is_toc(c))
+            rc = walk_blocks(d, ingest__ox_child(c, OX_W, "sdtContent"), depth + 1);
         else if (ingest__ox_is(c, OX_W, "customXml") || ingest__ox_is(c, OX_W, "ins") ||
                  ingest__ox_is(c, OX_W, "moveTo"))
             rc = walk_blocks(d, c, depth + 1);

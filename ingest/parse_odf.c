@@ -39,6 +39,7 @@ typedef struct odf {
     int in_list;
     int in_note;
     int slides; /* presentation text: text:h is not a document heading */
+    long last_count; /* last number of the previous top-level list */
     size_t cells;
     int truncated;
 } odf;
@@ -450,6 +451,13 @@ static int list(odf *o, xmlNodePtr ls, const char *inherited, int level, unsigne
     char fmt[16];
     int kind = level_kind(o, st, level + 1, fmt, sizeof fmt);
     long counter = 0;
+    /* a list interrupted by a paragraph goes on counting ("3." after "2.") */
+    char cont[16];
+    int top = level == 0 && !inherited;
+    if (top && ((ingest__ox_attr(ls, OD_TEXT, "continue-numbering", cont, sizeof cont) &&
+                 strcmp(cont, "true") == 0) ||
+                ingest__ox_attr(ls, OD_TEXT, "continue-list", cont, sizeof cont)))
+        counter = o->last_count;
     int rc = KEEP_OK;
     for (xmlNodePtr it = ls->children; it && !rc; it = it->next) {
         int header = ingest__ox_is(it, OD_TEXT, "list-header");
@@ -481,6 +489,8 @@ static int list(odf *o, xmlNodePtr ls, const char *inherited, int level, unsigne
             }
         }
     }
+    if (top)
+        o->last_count = counter;
     return rc;
 }
 
@@ -751,6 +761,9 @@ static int odp_page(odf *o, xmlNodePtr page, int n)
         if (!rc && !blank(&tt) &&
             (keep_buf_puts(&h, ": ") || ingest__append_norm(&h, tt.data, tt.len)))
             rc = KEEP_ERR_NOMEM;
+        /* no title in meta.xml: the first slide title */
+        if (!rc && !blank(&tt))
+            rc = ingest_doc_title(o->doc, tt.data, tt.len, 0);
     }
     if (!rc)
         rc = ingest_doc_heading(o->doc, 1, h.data, h.len);

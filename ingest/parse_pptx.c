@@ -19,6 +19,7 @@ typedef struct pptx {
     const ingest_limits *lim;
     ingest_doc *doc;
     keep_err *err;
+    ingest__rels rels; /* of the slide being read */
 } pptx;
 
 /* The placeholder type of a shape: "" for a placeholder without type (a
@@ -153,9 +154,52 @@ static int table(pptx *x, xmlNodePtr tbl)
     return rc;
 }
 
-/* Shapes of a tree in order. notes: speaker-notes page, where only the
+/* SmartArt: the text lives in the diagram's data part, one point per
+ * node; connector and presentation points carry none. */
+static int diagram(pptx *x, xmlNodePtr relids)
+{
+    char id[256];
+    if (!ingest__ox_attr(relids, OX_R, "dm", id, sizeof id))
+        return KEEP_OK;
+    const ingest__rel *r = ingest__rels_id(&x->rels, id);
+    if (!r || !r->target)
+        return KEEP_OK;
+    xmlDocPtr dd = NULL;
+    keep_err e = {0};
+    int rc = ingest__ox_load(x->z, r->target, x->lim, &dd, &e);
+    if (rc)
+        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(x->err, rc, "%s", e.msg)
+                                                           : KEEP_OK;
+    xmlNodePtr lst = ingest__ox_child(xmlDocGetRootElement(dd), NULL, "ptLst");
+    keep_buf line = {0};
+    char type[32];
+    for (xmlNodePtr pt = lst ? lst->children : NULL; pt && !rc; pt = pt->next) {
+        if (!ingest__ox_is(pt, NULL, "pt"))
+            continue;
+        if (ingest__ox_attr(pt, "", "type", type, sizeof type) && strcmp(type, "node") != 0)
+            continue;
+        keep_buf_reset(&line);
+        if ((rc = body_flat(ingest__ox_child(pt, NULL, "t"), &line)))
+            break;
+        size_t i = 0;
+        while (i < line.len && (unsigned char)line.data[i] <= ' ')
+            i++;
+        if (i == line.len)
+            continue;
+        if (!(rc = ingest_doc_puts(x->doc, "- ")) &&
+            !(rc = ingest_doc_text(x->doc, line.data + i, line.len - i)))
+            rc = ingest_doc_line(x->doc);
+    }
+    keep_buf_free(&line);
+    xmlFreeDoc(dd);
+    if (!rc)
+        rc = ingest_doc_para(x->doc);
+    return rc;
+}
+
+/* Shapes of a tree in order. on_notes: a speaker-notes page, where only the
  * body and plain shapes carry text (not the slide image or page number). */
-static int shapes(pptx *x, xmlNodePtr tree, int notes, unsigned depth)
+static int shapes(pptx *x, xmlNodePtr tree, int on_notes, unsigned depth)
 {
     if (depth > PPTX_MAX_DEPTH)
         return KEEP_OK;
@@ -164,25 +208,28 @@ static int shapes(pptx *x, xmlNodePtr tree, int notes, unsigned depth)
         int rc = KEEP_OK;
         if (ingest__ox_is(c, OX_P, "sp")) {
             const char *t = ph_type(c, ph, sizeof ph);
-            if (is_title(t) && !notes)
+            if (is_title(t) && !on_notes)
                 continue; /* already the slide heading */
-            if (notes && t && *t && strcmp(t, "body") != 0)
+            if (on_notes && t && *t && strcmp(t, "body") != 0)
                 continue;
-            int implied = !notes && t && (!*t || strcmp(t, "body") == 0 || strcmp(t, "obj") == 0);
+            int implied = !on_notes && t && (!*t || strcmp(t, "body") == 0 || strcmp(t, "obj") == 0);
             rc = body_lines(x, ingest__ox_child(c, OX_P, "txBody"), implied);
         } else if (ingest__ox_is(c, OX_P, "grpSp")) {
-            rc = shapes(x, c, notes, depth + 1);
+            rc = shapes(x, c, on_notes, depth + 1);
         } else if (ingest__ox_is(c, OX_P, "graphicFrame")) {
             xmlNodePtr gd = ingest__ox_child(ingest__ox_child(c, OX_A, "graphic"), OX_A,
                                              "graphicData");
             xmlNodePtr tbl = ingest__ox_child(gd, OX_A, "tbl");
+            xmlNodePtr dgm = ingest__ox_child(gd, NULL, "relIds");
             if (tbl)
                 rc = table(x, tbl);
+            else if (dgm && !on_notes)
+                rc = diagram(x, dgm);
         } else if (ingest__ox_is(c, OX_MC, "AlternateContent")) {
             xmlNodePtr ch = ingest__ox_child(c, OX_MC, "Choice");
             if (!ch)
                 ch = ingest__ox_child(c, OX_MC, "Fallback");
-            rc = shapes(x, ch, notes, depth + 1);
+            rc = shapes(x, ch, on_notes, depth + 1);
         }
         if (rc)
             return rc;
@@ -230,13 +277,10 @@ static int notes_text(xmlNodePtr tree, keep_buf *out, unsigned depth)
     return KEEP_OK;
 }
 
-static int notes(pptx *x, const char *slide_part)
+static int notes(pptx *x)
 {
-    ingest__rels rels;
-    int rc = ingest__rels_load(x->z, slide_part, x->lim, &rels, x->err);
-    if (rc)
-        return rc;
-    const ingest__rel *r = ingest__rels_type(&rels, "notesSlide");
+    int rc = KEEP_OK;
+    const ingest__rel *r = ingest__rels_type(&x->rels, "notesSlide");
     xmlDocPtr nd = NULL;
     if (r) {
         keep_err e = {0};
@@ -259,7 +303,6 @@ static int notes(pptx *x, const char *slide_part)
             rc = shapes(x, tree, 1, 0);
     }
     xmlFreeDoc(nd);
-    ingest__rels_free(&rels);
     return rc;
 }
 
@@ -272,6 +315,9 @@ static int slide(pptx *x, const char *part, int n)
     xmlNodePtr tree = ingest__ox_child(
         ingest__ox_child(xmlDocGetRootElement(sd), OX_P, "cSld"), OX_P, "spTree");
     keep_buf h = {0};
+    ingest__rels_free(&x->rels);
+    if ((rc = ingest__rels_load(x->z, part, x->lim, &x->rels, x->err)))
+        goto out;
     if ((rc = ingest_doc_slide(x->doc, n)))
         goto out;
     if (keep_buf_printf(&h, "Slide %d", n)) {
@@ -290,6 +336,9 @@ static int slide(pptx *x, const char *part, int n)
         if (!rc && h.len == mark + 2) {
             h.len = mark; /* empty title */
             h.data[mark] = '\0';
+        } else if (!rc) {
+            /* no title in the document properties: the first slide title */
+            rc = ingest_doc_title(x->doc, h.data + mark + 2, h.len - mark - 2, 0);
         }
         keep_buf_free(&tt);
         if (rc)
@@ -299,7 +348,7 @@ static int slide(pptx *x, const char *part, int n)
         goto out;
     if ((rc = shapes(x, tree, 0, 0)))
         goto out;
-    rc = notes(x, part);
+    rc = notes(x);
 out:
     keep_buf_free(&h);
     xmlFreeDoc(sd);
@@ -309,7 +358,7 @@ out:
 int ingest_parse_pptx(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                       keep_err *err)
 {
-    pptx x = {NULL, lim, doc, err};
+    pptx x = {NULL, lim, doc, err, {NULL, 0}};
     char *main_part = NULL;
     xmlDocPtr pd = NULL;
     ingest__rels rels = {0};
@@ -368,6 +417,7 @@ int ingest_parse_pptx(const char *data, size_t len, const ingest_limits *lim, in
 out:
     rc = ingest__office_done(rc, doc, err);
     ingest__zip_names_free(parts, n_parts);
+    ingest__rels_free(&x.rels);
     xmlFreeDoc(pd);
     ingest__rels_free(&rels);
     keep_free(main_part);

@@ -41,10 +41,13 @@ def out(name):
     return os.path.join(OUT, name)
 
 
+FIXED_TIME = (2024, 1, 1, 0, 0, 0)  # reproducible archives
+
+
 def write_zip(name, members, compression=zipfile.ZIP_DEFLATED):
     with zipfile.ZipFile(out(name), 'w', compression) as z:
         for n, data in members:
-            z.writestr(n, data)
+            z.writestr(zipfile.ZipInfo(n, FIXED_TIME), data, compress_type=compression)
 
 
 def soffice():
@@ -115,6 +118,7 @@ def localized_docx():
               '<w:basedOn w:val="Schleife2"/></w:style>'
               '<w:style w:type="paragraph" w:styleId="Schleife2"><w:name w:val="Schleife2"/>'
               '<w:basedOn w:val="Schleife"/></w:style>'
+              '<w:style w:type="paragraph" w:styleId="Verzeichnis1"><w:name w:val="toc 1"/></w:style>'
               '</w:styles>' % W)
     numbering = ('<?xml version="1.0" encoding="UTF-8"?><w:numbering xmlns:w="%s">'
                  '<w:abstractNum w:abstractNumId="7"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
@@ -122,6 +126,16 @@ def localized_docx():
                  '<w:numFmt w:val="lowerLetter"/></w:lvl></w:abstractNum>'
                  '<w:abstractNum w:abstractNumId="8"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/>'
                  '</w:lvl></w:abstractNum>'
+                 '<w:abstractNum w:abstractNumId="9"><w:lvl w:ilvl="0"><w:numFmt w:val="decimal"/>'
+                 '<w:lvlText w:val="%%1."/></w:lvl><w:lvl w:ilvl="1"><w:numFmt w:val="decimal"/>'
+                 '<w:lvlText w:val="%%1.%%2."/></w:lvl></w:abstractNum>'
+                 '<w:abstractNum w:abstractNumId="10"><w:lvl w:ilvl="0"><w:start w:val="3"/>'
+                 '<w:numFmt w:val="decimal"/><w:lvlText w:val="%%1"/></w:lvl></w:abstractNum>'
+                 '<w:num w:numId="5"><w:abstractNumId w:val="9"/></w:num>'
+                 '<w:num w:numId="7"><w:abstractNumId w:val="9"/></w:num>'
+                 '<w:num w:numId="8"><w:abstractNumId w:val="9"/><w:lvlOverride w:ilvl="0">'
+                 '<w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+                 '<w:num w:numId="6"><w:abstractNumId w:val="10"/></w:num>'
                  '<w:num w:numId="3"><w:abstractNumId w:val="7"/></w:num>'
                  '<w:num w:numId="4"><w:abstractNumId w:val="8"/></w:num></w:numbering>' % W)
     endnotes = ('<?xml version="1.0" encoding="UTF-8"?><w:endnotes xmlns:w="%s">'
@@ -139,7 +153,10 @@ def localized_docx():
              '<w:tr><w:tc><w:p><w:r><w:t>Server room</w:t></w:r></w:p></w:tc>'
              '<w:tc><w:p><w:r><w:t>Alice</w:t></w:r></w:p></w:tc>'
              '<w:tc><w:p><w:r><w:t>Bob</w:t></w:r></w:p></w:tc></w:tr></w:tbl>')
-    body = (p('Sicherungskonzept', 'Titel') +
+    toc = ('<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/>'
+           '</w:docPartObj></w:sdtPr><w:sdtContent>' + p('TOC-ENTRY Einleitung 1') +
+           '</w:sdtContent></w:sdt>' + p('TOC-STYLE Zeitplan 2', 'Verzeichnis1'))
+    body = (p('Sicherungskonzept', 'Titel') + toc +
             p('Einleitung', 'Kapitel') +
             p('Die Daten werden gesichert.', 'Standard') +
             p('Zeitplan', 'berschrift2') +
@@ -155,6 +172,12 @@ def localized_docx():
             p('Look for warnings', num=(1, 3)) +
             p('Report', num=(0, 3)) +
             p('Coffee', num=(0, 4)) +
+            p('Install', num=(0, 5)) +
+            p('Unpack', num=(1, 5)) +
+            p('Configure', num=(1, 5)) +
+            p('Wiederherstellung', 'berschrift1', num=(0, 6)) +
+            p('Verify the copy', num=(0, 7)) +
+            p('Start over', num=(0, 8)) +
             '<w:p><w:pPr><w:pStyle w:val="Standard"/></w:pPr><w:hyperlink r:id="rIdLink"><w:r>'
             '<w:t>the wiki page</w:t></w:r></w:hyperlink><w:r><w:tab/><w:t>tab</w:t><w:br/>'
             '<w:t>next line</w:t></w:r>' + textbox + '</w:p>' +
@@ -190,13 +213,37 @@ def simple_docx(name, document, **kw):
 
 # ---- PowerPoint: slide list out of file-name order ---------------------------
 
+DGM = 'http://schemas.openxmlformats.org/drawingml/2006/diagram'
+SMARTART = ('<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="90" name="Diagram"/>'
+            '<p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr><p:xfrm><a:off x="0" y="0"/>'
+            '<a:ext cx="1" cy="1"/></p:xfrm><a:graphic><a:graphicData uri="%s">'
+            '<dgm:relIds xmlns:dgm="%s" r:dm="rIdDgm" r:lo="rIdLo" r:qs="rIdQs" r:cs="rIdCs"/>'
+            '</a:graphicData></a:graphic></p:graphicFrame>' % (DGM, DGM))
+DGM_DATA = ('<?xml version="1.0" encoding="UTF-8"?><dgm:dataModel xmlns:dgm="%s" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><dgm:ptLst>'
+            '<dgm:pt modelId="0" type="doc"><dgm:t><a:p><a:r><a:t>DOC-JUNK</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '<dgm:pt modelId="1"><dgm:t><a:bodyPr/><a:p><a:r><a:t>Plan the budget</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '<dgm:pt modelId="2" type="parTrans"/>'
+            '<dgm:pt modelId="3"><dgm:t><a:bodyPr/><a:p><a:r><a:t>Order the drives</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '<dgm:pt modelId="4" type="pres"><dgm:t><a:p><a:r><a:t>PRES-JUNK</a:t></a:r></a:p></dgm:t></dgm:pt>'
+            '</dgm:ptLst></dgm:dataModel>' % DGM)
+
+
 def reordered_pptx():
+    """deck.pptx with its slide list reversed, no core properties (the title
+    then comes from the first slide) and a SmartArt diagram on "Next Steps"."""
     src = out('deck.pptx')
     with zipfile.ZipFile(src) as z:
-        items = [(i, z.read(i.filename)) for i in z.infolist()]
+        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
     with zipfile.ZipFile(out('reordered.pptx'), 'w', zipfile.ZIP_DEFLATED) as z:
-        for info, data in items:
-            if info.filename == 'ppt/presentation.xml':
+        def put(name, data):
+            z.writestr(zipfile.ZipInfo(name, FIXED_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in items:
+            if name == 'docProps/core.xml':
+                continue
+            if name == '_rels/.rels':
+                data = data.replace(b'Target="docProps/core.xml"', b'Target="docProps/gone.xml"')
+            if name == 'ppt/presentation.xml':
                 s = data.decode()
                 a = s.index('<p:sldIdLst>') + len('<p:sldIdLst>')
                 b = s.index('</p:sldIdLst>')
@@ -204,7 +251,14 @@ def reordered_pptx():
                 ids = [i for i in ids if i]
                 s = s[:a] + ''.join(reversed(ids)) + s[b:]
                 data = s.encode()
-            z.writestr(info.filename, data)
+            if name == 'ppt/slides/slide3.xml':
+                data = data.replace(b'</p:spTree>', SMARTART.encode() + b'</p:spTree>')
+            if name == 'ppt/slides/_rels/slide3.xml.rels':
+                data = data.replace(b'</Relationships>', (
+                    '<Relationship Id="rIdDgm" Type="%s/diagramData" '
+                    'Target="../diagrams/data1.xml"/></Relationships>' % RT).encode())
+            put(name, data)
+        put('ppt/diagrams/data1.xml', DGM_DATA)
 
 
 # ---- Excel: cell types LibreOffice does not write -----------------------------
@@ -243,10 +297,11 @@ def handmade_xlsx():
                '<v>Ops team!</v></c></row>'
                '</sheetData></worksheet>' % S)
     raw = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="%s"><sheetData>'
-           '<row r="1"><c r="A1" t="inlineStr"><is><t>Day</t></is></c>'
-           '<c r="B1" t="inlineStr"><is><t>Uptime</t></is></c></row>'
-           '<row r="2"><c r="A2" t="inlineStr"><is><t>Monday</t></is></c><c r="B2"><v>99.9</v></c></row>'
-           '<row r="3"><c r="A3" t="inlineStr"><is><t>Tuesday</t></is></c><c r="B3"><v>100</v></c></row>'
+           '<row r="1"><c r="A1" t="inlineStr"><is><t>Uptime log (March)</t></is></c></row>'
+           '<row r="3"><c r="A3" t="inlineStr"><is><t>Day</t></is></c>'
+           '<c r="B3" t="inlineStr"><is><t>Uptime</t></is></c></row>'
+           '<row r="4"><c r="A4" t="inlineStr"><is><t>Monday</t></is></c><c r="B4"><v>99.9</v></c></row>'
+           '<row r="5"><c r="A5" t="inlineStr"><is><t>Tuesday</t></is></c><c r="B5"><v>100</v></c></row>'
            '</sheetData></worksheet>' % S)
     write_zip('handmade.xlsx', [
         ('[Content_Types].xml', CT_DOCX),
