@@ -5,9 +5,16 @@
  * same string. We rebuild each line from the characters and their boxes,
  * because poppler glues words that are separated by a gap rather than a space
  * character (table cells come out as "ServerCapacityOwner"). All lines of the
- * document are collected first so that the body font size is known before
- * any line is labelled a heading; then paragraphs are cut at vertical gaps
- * clearly larger than the page's usual line gap.
+ * document are collected first, then analysed as a whole:
+ *  - running headers/footers and page numbers in the page margins are dropped;
+ *  - the body font size is the size carrying most characters; clearly larger
+ *    short lines are headings, levels by size rank; when the document has an
+ *    outline (bookmarks) whose entries are found on their pages, the outline
+ *    decides the headings and their levels instead;
+ *  - rows whose columns line up are a table, rendered with header names when
+ *    the first row is bold;
+ *  - paragraphs are cut at vertical gaps clearly larger than the page's
+ *    usual line gap; wrapped lines are joined, "infor-" + "mation" too.
  *
  * Poppler reports syntax problems of damaged files through g_log (domain
  * "Poppler", level INFO) and they may quote document bytes, so a silent
@@ -239,6 +246,8 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
         }
         if (c < 0x20 || (c >= 0x7F && c < 0xA0) || c == 0xFEFF)
             continue; /* controls and BOMs carry no text */
+        if (c == 0xAD && p[2] && p[2] != '\n')
+            continue; /* an invisible soft hyphen, unless it ends the line */
         while (a && ((PopplerTextAttributes *)a->data)->end_index < idx)
             a = a->next;
         const PopplerTextAttributes *at = a ? a->data : NULL;
@@ -272,9 +281,15 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
         if (b.pending_space && (rc = keep_buf_putc(&pd->store, ' ')))
             return rc;
         b.pending_space = 0;
+        /* typographic ligatures would make "ﬁnd" unsearchable as "find" */
+        static const char *const liga[] = {"ff", "fi", "fl", "ffi", "ffl", "st", "st"};
         char u[6];
         int ul = g_unichar_to_utf8(c, u);
-        if ((rc = keep_buf_append(&pd->store, u, (size_t)ul)))
+        if (c >= 0xFB00 && c <= 0xFB06)
+            rc = keep_buf_puts(&pd->store, liga[c - 0xFB00]);
+        else
+            rc = keep_buf_append(&pd->store, u, (size_t)ul);
+        if (rc)
             return rc;
         if (pd->max_text && pd->store.len > pd->max_text + pd->max_text / 4)
             return KEEP_ERR_TOOBIG;
@@ -802,7 +817,10 @@ typedef struct oentry {
     int page, level;
 } oentry;
 
-static int key_byte(unsigned char c) { return c >= 0x80 || g_ascii_isalnum((char)c); }
+static int key_byte(unsigned char c)
+{
+    return c >= 0x80 || g_ascii_isalnum((char)c);
+}
 
 static char *make_key(const char *s)
 {
@@ -829,8 +847,8 @@ static size_t match_lines(const pdoc *pd, size_t i, const char *key, int skip_nu
         const char *t = ltext(pd, l);
         for (size_t j = 0; j < l->len; j++) {
             unsigned char c = (unsigned char)t[j];
-            if (skipping && ((c >= '0' && c <= '9') || c == '.' || c == ' ' || c == '\t' ||
-                             c == '\v'))
+            if (skipping &&
+                ((c >= '0' && c <= '9') || c == '.' || c == ' ' || c == '\t' || c == '\v'))
                 continue;
             skipping = 0;
             if (!key_byte(c))
@@ -860,8 +878,8 @@ static int read_outline(PopplerDocument *pdf, oentry **out, size_t *n_out)
     while (depth >= 0 && !rc && steps++ < 4 * PDF_MAX_OUTLINE) {
         PopplerIndexIter *cur = stack[depth];
         PopplerAction *a = poppler_index_iter_get_action(cur);
-        if (a && a->type == POPPLER_ACTION_GOTO_DEST && a->goto_dest.title &&
-            a->goto_dest.dest && n < PDF_MAX_OUTLINE) {
+        if (a && a->type == POPPLER_ACTION_GOTO_DEST && a->goto_dest.title && a->goto_dest.dest &&
+            n < PDF_MAX_OUTLINE) {
             PopplerDest *d = a->goto_dest.dest;
             int page = d->page_num;
             if (d->type == POPPLER_DEST_NAMED && d->named_dest) {

@@ -315,7 +315,7 @@ typedef struct hwalk {
     ingest_doc *doc;
     hlist lists[MAX_LISTS];
     int n_lists;    /* may exceed MAX_LISTS: deeper lists share the last slot */
-    int in_pre;     /* inside <pre>: text verbatim */
+    xmlNodePtr pre; /* the <pre> (or block <code>) being read verbatim */
     char *first_h1; /* title fallback */
     keep_buf tmp;
 } hwalk;
@@ -327,7 +327,7 @@ static int emit_text(hwalk *w, const char *s)
         return KEEP_ERR_NOMEM;
     if (!w->tmp.len)
         return KEEP_OK;
-    if (w->in_pre)
+    if (w->pre)
         return ingest_doc_raw(w->doc, w->tmp.data, w->tmp.len);
     return ingest_doc_text(w->doc, w->tmp.data, w->tmp.len);
 }
@@ -392,22 +392,29 @@ typedef struct hrow {
     int head; /* in <thead> */
 } hrow;
 
-/* Calls fn for each row of table t (not of nested tables), in order. */
+static void add_row(hrow *rows, size_t *n, size_t max, xmlNodePtr tr, int head)
+{
+    if (html_dropped_el(tr))
+        return; /* a hidden row */
+    if (*n < max) {
+        rows[*n].tr = tr;
+        rows[*n].head = head;
+    }
+    (*n)++;
+}
+
+/* Rows of table t (not of nested tables) in order: stores up to max of them
+ * and returns how many there are. */
 static size_t table_rows(xmlNodePtr t, hrow *rows, size_t max)
 {
     size_t n = 0;
     for (xmlNodePtr c = t->children; c; c = c->next) {
         if (is(c, "tr")) {
-            if (n < max)
-                rows[n].tr = c, rows[n].head = 0;
-            n++;
+            add_row(rows, &n, max, c, 0);
         } else if (is(c, "thead") || is(c, "tbody") || is(c, "tfoot")) {
             for (xmlNodePtr r = c->children; r; r = r->next)
-                if (is(r, "tr")) {
-                    if (n < max)
-                        rows[n].tr = r, rows[n].head = is(c, "thead");
-                    n++;
-                }
+                if (is(r, "tr"))
+                    add_row(rows, &n, max, r, is(c, "thead"));
         }
     }
     return n;
@@ -415,7 +422,7 @@ static size_t table_rows(xmlNodePtr t, hrow *rows, size_t max)
 
 static int is_cell(xmlNodePtr c)
 {
-    return is(c, "td") || is(c, "th");
+    return (is(c, "td") || is(c, "th")) && !html_dropped_el(c);
 }
 
 static int colspan(xmlNodePtr c)
@@ -559,7 +566,7 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
         const char *s = (const char *)n->content;
         if (!s)
             return KEEP_OK;
-        if (w->in_pre && is(n->parent, "pre") && n == n->parent->children && *s == '\n')
+        if (w->pre && is(n->parent, "pre") && n == n->parent->children && *s == '\n')
             s++; /* a newline right after <pre> is not content */
         return emit_text(w, s);
     }
@@ -569,8 +576,8 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
             return KEEP_ERR_NOMEM;
         if (!w->tmp.len)
             return KEEP_OK;
-        return w->in_pre ? ingest_doc_raw(w->doc, w->tmp.data, w->tmp.len)
-                         : ingest_doc_text(w->doc, w->tmp.data, w->tmp.len);
+        return w->pre ? ingest_doc_raw(w->doc, w->tmp.data, w->tmp.len)
+                      : ingest_doc_text(w->doc, w->tmp.data, w->tmp.len);
     }
     if (n->type != XML_ELEMENT_NODE)
         return KEEP_OK; /* comments, PIs */
@@ -593,10 +600,10 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
         return ingest_doc_heading(doc, level, w->tmp.data ? w->tmp.data : "", w->tmp.len);
     }
     if (is(n, "br"))
-        return w->in_pre ? ingest_doc_raw(doc, "\n", 1) : ingest_doc_line(doc);
+        return w->pre ? ingest_doc_raw(doc, "\n", 1) : ingest_doc_line(doc);
     if (is(n, "hr"))
         return ingest_doc_para(doc);
-    if (is(n, "pre") || (is(n, "code") && !w->in_pre)) {
+    if (!w->pre && (is(n, "pre") || is(n, "code"))) {
         if (is(n, "code")) {
             keep_buf_reset(&w->tmp);
             if (collect(n, &w->tmp, 1, 0))
@@ -607,7 +614,7 @@ static int h_enter(hwalk *w, xmlNodePtr n, int *down)
             }
         }
         int rc = ingest_doc_para(doc);
-        w->in_pre++;
+        w->pre = n;
         *down = 1;
         return rc;
     }
@@ -665,13 +672,9 @@ static int h_leave(hwalk *w, xmlNodePtr n)
     if (n->type != XML_ELEMENT_NODE)
         return KEEP_OK;
     ingest_doc *doc = w->doc;
-    if (w->in_pre && (is(n, "pre") || is(n, "code"))) {
-        /* only the element that opened the block closes it */
-        if (is(n, "pre") || !n->parent || !is(n->parent, "pre")) {
-            w->in_pre--;
-            return ingest_doc_para(doc);
-        }
-        return KEEP_OK;
+    if (n == w->pre) {
+        w->pre = NULL;
+        return ingest_doc_para(doc);
     }
     if (is(n, "ul") || is(n, "ol") || is(n, "menu")) {
         w->n_lists--;

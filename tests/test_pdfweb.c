@@ -178,6 +178,7 @@ static void test_pdf_outline(void)
     parsed p;
     parse_file(&p, ingest_parse_pdf, "outline.pdf");
     ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf: outline.pdf parses");
+    OK(has(&p, "Pump seals and filters are replaced"), "pdf: fi ligature spelled out");
     ASSERT_EQ_STR(heading_of(&p, "Pump seals"), "Maintenance Plan > Pumps",
                   "pdf: bookmark makes a bold body-size line a heading");
     ASSERT_EQ_STR(heading_of(&p, "Valves are greased"), "Maintenance Plan > Valves",
@@ -444,6 +445,13 @@ static void test_html_small(void)
     OK(has(&p, "left | right"), "html: table without header row");
     ingest_doc_free(&p.doc);
 
+    s = "<table><tr><th>A</th><th hidden>H</th><th>B</th></tr>"
+        "<tr><td>1</td><td hidden>x</td><td>2</td></tr>"
+        "<tr style='display:none'><td>HIDDENROW</td><td>3</td></tr></table>";
+    parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
+    ASSERT_EQ_STR(text(&p), "A: 1; B: 2", "html: hidden cells and rows left out of tables");
+    ingest_doc_free(&p.doc);
+
     s = "<table><tr><td><h2>Layout</h2><p>cell one</p></td></tr>"
         "<tr><td>cell two</td></tr></table>";
     parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
@@ -463,6 +471,12 @@ static void test_html_small(void)
     OK(!has(&p, "SCRIPT-TEXT"), "html: truncated page still drops scripts");
     ingest_doc_free(&p.doc);
     keep_free(data);
+
+    s = "<pre><span>a  b\n<code>x  y</code>\n  c</span></pre><p>after   text</p>";
+    parse_buf(&p, ingest_parse_html, s, strlen(s), NULL);
+    ASSERT_EQ_STR(text(&p), "a  b\nx  y\n  c\n\nafter text",
+                  "html: markup inside <pre> stays verbatim, text after it does not");
+    ingest_doc_free(&p.doc);
 
     parse_buf(&p, ingest_parse_html, "", 0, NULL);
     ASSERT_EQ_INT(p.rc, KEEP_OK, "html: empty page is an empty document");

@@ -80,18 +80,15 @@ static void guide(const char *path)
     y = 60;
     heading(cr, 24, "Operations Guide");
     heading(cr, 16, "Backups");
-    para(cr, (const char *const[]){
-                 "Nightly backups copy every volume to the offsite store. The",
-                 "copy runs at two in the morning and keeps the full infor-",
-                 "mation needed to restore a server from scratch.", NULL});
-    para(cr, (const char *const[]){
-                 "Restores are tested every month by the on-call engineer, who",
-                 "writes the result into the shared log book.", NULL});
+    para(cr, (const char *const[]){"Nightly backups copy every volume to the offsite store. The",
+                                   "copy runs at two in the morning and keeps the full infor-",
+                                   "mation needed to restore a server from scratch.", NULL});
+    para(cr, (const char *const[]){"Restores are tested every month by the on-call engineer, who",
+                                   "writes the result into the shared log book.", NULL});
     heading(cr, 16, "Retention Policy");
-    para(cr, (const char *const[]){
-                 "Daily copies are kept for thirty days and monthly copies for",
-                 "one year. The policy is owned by the North-",
-                 "East operations group.", NULL});
+    para(cr, (const char *const[]){"Daily copies are kept for thirty days and monthly copies for",
+                                   "one year. The policy is owned by the North-",
+                                   "East operations group.", NULL});
     cairo_show_page(cr);
 
     y = 60;
@@ -108,8 +105,8 @@ static void guide(const char *path)
 
     y = 60;
     heading(cr, 16, "Recovery Keys");
-    para(cr, (const char *const[]){
-                 "The recovery passphrase is kept in the red safe in room 214.", NULL});
+    para(cr, (const char *const[]){"The recovery passphrase is kept in the red safe in room 214.",
+                                   NULL});
     cairo_show_page(cr);
 
     cairo_destroy(cr);
@@ -123,11 +120,9 @@ static void report(const char *path)
     cairo_t *cr = cairo_create(s);
     y = 60;
     heading(cr, 22, "Quarterly Report");
-    para(cr, (const char *const[]){
-                 "Revenue grew by eleven percent in the third quarter.", NULL});
+    para(cr, (const char *const[]){"Revenue grew by eleven percent in the third quarter.", NULL});
     heading(cr, 14, "Outlook");
-    para(cr, (const char *const[]){
-                 "The team expects steady growth next year.", NULL});
+    para(cr, (const char *const[]){"The team expects steady growth next year.", NULL});
     cairo_show_page(cr);
     cairo_destroy(cr);
     cairo_surface_destroy(s);
@@ -143,12 +138,12 @@ static void columns(const char *path)
     cairo_t *cr = cairo_create(s);
     static const char *const left[] = {
         "The left column starts the story of the", "harbour. Ships arrived every morning",
-        "with fish, salt and letters from the", "islands, and the harbour master wrote",
-        "each arrival into a large green book.", NULL};
+        "with fish, salt and letters from the",    "islands, and the harbour master wrote",
+        "each arrival into a large green book.",   NULL};
     static const char *const right[] = {
         "The right column continues later: in", "winter the harbour froze and the ships",
         "waited in the southern bay until the", "ice broke in early spring, which the",
-        "green book also records in detail.", NULL};
+        "green book also records in detail.",   NULL};
     y = 60;
     heading(cr, 18, "Harbour History");
     double top = y;
@@ -182,7 +177,8 @@ static void outline(const char *path)
     y += 14;
     font(cr, 11, 1);
     at(cr, LEFT, "Pumps");
-    para(cr, (const char *const[]){"Pump seals are replaced every spring.", NULL});
+    para(cr, (const char *const[]){"Pump seals and \xEF\xAC\x81lters are replaced every spring.",
+                                   NULL});
     cairo_show_page(cr);
     y = 60;
     y += 14;
