@@ -12,7 +12,6 @@ S="$TAP_TMP/samples"
 
 # samples/.src holds the plain-text sources of the generated files (a dot-name,
 # which ingest skips); it is removed from the copy all the same
-# out, or every fact would be found twice
 cp -r "$KEEP_SRCDIR/samples" "$S" && rm -rf "$S/.src"
 
 out=$("$KEEP" --data "$D" ingest --json "$S" 2>"$TAP_TMP/err"); tap_ok $? "ingest samples exits 0"
