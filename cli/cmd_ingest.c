@@ -93,12 +93,20 @@ static int run(cli_env *env, int argc, char **argv)
     keep_err_clear(&err);
     rc = idx_ingest_paths(store, (const char *const *)argv + optind, (size_t)(argc - optind), &opt,
                           &st, &err);
-    idx_store_close(store);
     if (p.tty)
         fputs("\r\033[K", stderr);
     if (rc) {
+        idx_store_close(store);
         cJSON_Delete(p.files);
         return cli_error(CLI_FAIL, "%s", err.msg);
+    }
+    /* embeddings of the new chunks (the space is re-learned when the corpus doubled) */
+    size_t embedded = 0;
+    rc = cli_refresh_vectors(env, store, p.tty, 0, &embedded);
+    idx_store_close(store);
+    if (rc) {
+        cJSON_Delete(p.files);
+        return rc;
     }
     double secs = (keep_now_ms() - p.t0) / 1000.0;
     if (json) {
@@ -111,6 +119,7 @@ static int run(cli_env *env, int argc, char **argv)
         cJSON_AddNumberToObject(o, "removed", (double)st.removed);
         cJSON_AddNumberToObject(o, "failed", (double)st.failed);
         cJSON_AddNumberToObject(o, "skipped", (double)st.skipped);
+        cJSON_AddNumberToObject(o, "embedded", (double)embedded);
         cJSON_AddNumberToObject(o, "seconds", secs);
         cJSON_AddItemToObject(o, "files", p.files);
         cli_print_json(o);

@@ -12,6 +12,9 @@ static const cli_command *const commands[] = {
     &cli_cmd_search,
     &cli_cmd_docs,
     &cli_cmd_eval,
+    &cli_cmd_reindex,
+    &cli_cmd_user,
+    &cli_cmd_collection,
     &cli_cmd_model,
     &cli_cmd_watch,
 };

@@ -23,7 +23,7 @@ test -f "$D/keep.conf" && test -f "$D/keep.db"; tap_ok $? "data directory holds 
 json=$("$KEEP" --data "$D" search --json -k 3 "how long are monthly full backups kept")
 tap_ok $? "search --json exits 0"
 printf '%s' "$json" | jq -e . >/dev/null; tap_ok $? "search --json is one JSON document"
-tap_eq "$(printf '%s' "$json" | jq -r '.mode')" "bm25" "mode is bm25"
+tap_eq "$(printf '%s' "$json" | jq -r '.mode')" "hybrid" "mode is hybrid by default once embeddings exist"
 tap_eq "$(printf '%s' "$json" | jq -r '.results[0].path | sub(".*/"; "")')" "backup-policy.md" "top hit is the backup policy"
 tap_eq "$(printf '%s' "$json" | jq -r '.results[0].location.heading')" "Backup and Restore Policy > Retention" "heading path of the retention table"
 tap_match "$(printf '%s' "$json" | jq -r '.results[0].text')" "Backup type: Monthly full; Retention: 7 years" "table row rendered with header names"

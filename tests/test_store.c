@@ -25,10 +25,15 @@ static void write_file(const char *rel, const char *content)
 
 static size_t search_count(idx_store *s, const char *q, const char *must_contain)
 {
-    retr_request req = {q, 10, "bm25"};
-    retr_results *r = NULL;
+    idx_principal *admin = NULL;
     keep_err err;
-    if (retr_search(s, &req, &r, &err) != KEEP_OK)
+    if (idx_principal_admin(&admin, &err))
+        return (size_t)-1;
+    retr_request req = {q, 10, "bm25", admin, NULL, 0, NULL, NULL};
+    retr_results *r = NULL;
+    int rc = retr_search(s, &req, &r, &err);
+    idx_principal_free(admin);
+    if (rc != KEEP_OK)
         return (size_t)-1;
     size_t n = retr_results_count(r), hits = 0;
     for (size_t i = 0; i < n; i++)
@@ -137,13 +142,16 @@ int main(void)
         "&", "|", "~", "`", "<script>", "", "   ", "\t\n"};
     int all_ok = 1;
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-        retr_request req = {hostile[i], 5, "bm25"};
+        idx_principal *admin = NULL;
+        idx_principal_admin(&admin, &err);
+        retr_request req = {hostile[i], 5, "bm25", admin, NULL, 0, NULL, NULL};
         retr_results *r = NULL;
         if (retr_search(s, &req, &r, &err) != KEEP_OK) {
             all_ok = 0;
             printf("# hostile query failed: [%s]: %s\n", hostile[i], err.msg);
         }
         retr_results_free(r);
+        idx_principal_free(admin);
     }
     OK(all_ok, "no hostile query causes an error");
     ASSERT_EQ_INT(search_count(s, "-backups NEAR( \"retained", "60 days"), 1,
