@@ -17,6 +17,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_collection,
     &cli_cmd_model,
     &cli_cmd_watch,
+    &cli_cmd_serve,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -342,6 +342,29 @@ int idx_doc_get(idx_store *s, int64_t id, int (*fn)(void *ud, const idx_doc_info
     return rc;
 }
 
+int idx_doc_find(idx_store *s, const char *collection, const char *path, int64_t *id,
+                 keep_err *err)
+{
+    *id = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM documents WHERE collection = ?1 AND path = ?2"
+                           " AND parent_id IS NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return idx__db_error(s, err, "finding document");
+    sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st), rc = KEEP_OK;
+    if (step == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else if (step == SQLITE_DONE)
+        rc = keep_err_set(err, KEEP_ERR_NOTFOUND, "no document at %s", path);
+    else
+        rc = idx__db_error(s, err, "finding document");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int idx_doc_text(idx_store *s, int64_t id, char **text, size_t *len, keep_err *err)
 {
     *text = NULL;
@@ -386,6 +409,27 @@ int idx_store_counts(idx_store *s, idx_counts *c, keep_err *err)
         c->docs_skipped = sqlite3_column_int64(st, 2);
         c->chunks = sqlite3_column_int64(st, 3);
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int idx_collections_list(idx_store *s, int (*fn)(void *ud, const char *collection, int64_t docs),
+                         void *ud, keep_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c, sum(n) FROM (SELECT collection AS c, count(*) AS n"
+                           " FROM documents WHERE parent_id IS NULL GROUP BY collection"
+                           " UNION ALL SELECT collection, 0 FROM collection_grants)"
+                           " GROUP BY c ORDER BY c",
+                           -1, &st, NULL) != SQLITE_OK)
+        return idx__db_error(s, err, "listing collections");
+    int step, rc = KEEP_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1)))
+            break;
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = idx__db_error(s, err, "listing collections");
     sqlite3_finalize(st);
     return rc;
 }

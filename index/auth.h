@@ -76,6 +76,10 @@ int idx_folders_list(idx_store *s,
 /* Calls fn once with document id (chunks counted). KEEP_ERR_NOTFOUND when none. */
 int idx_doc_get(idx_store *s, int64_t id, int (*fn)(void *ud, const idx_doc_info *d), void *ud,
                 keep_err *err);
+/* The id of the top-level document stored under (collection, path).
+ * KEEP_ERR_NOTFOUND when none. */
+int idx_doc_find(idx_store *s, const char *collection, const char *path, int64_t *id,
+                 keep_err *err);
 /* The whole extracted text of a document. Caller frees *text with keep_free. */
 int idx_doc_text(idx_store *s, int64_t id, char **text, size_t *len, keep_err *err);
 /* Counts for monitoring. */
@@ -83,6 +87,11 @@ typedef struct idx_counts {
     int64_t docs_indexed, docs_failed, docs_skipped, chunks;
 } idx_counts;
 int idx_store_counts(idx_store *s, idx_counts *c, keep_err *err);
+
+/* Each collection named by a document or a grant, with its number of
+ * top-level documents (0 for a collection only granted), ordered by name. */
+int idx_collections_list(idx_store *s, int (*fn)(void *ud, const char *collection, int64_t docs),
+                         void *ud, keep_err *err);
 
 /* 1 when p may read documents of collection (the rule of idx.h's access
  * control: admins read everything, others what their groups were granted).
