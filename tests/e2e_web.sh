@@ -42,7 +42,7 @@ start_server() {
     i=0
     PORT=
     while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-        PORT=$(sed -n 's/^keep: serving on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TAP_TMP/err")
+        PORT=$(sed -n 's/^keep: serving on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TAP_TMP/err" 2>/dev/null)
         [ -z "$PORT" ] && sleep 0.1
         i=$((i + 1))
     done

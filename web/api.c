@@ -639,6 +639,18 @@ static int h_upload(web_req *r)
             cJSON_AddNullToObject(o, "error");
         failures += strcmp(res.status, "failed") == 0;
     }
+    /* embed the new chunks now, so hybrid search ranks them at once; learning
+     * a new embedding space (when the corpus has grown) is left to the
+     * watcher thread */
+    idx_vectors *vec;
+    idx_embedder *emb;
+    search_vectors(r, &vec, &emb);
+    if (emb) {
+        keep_err err;
+        keep_err_clear(&err);
+        if (idx_vectors_embed(web__store(r), emb, NULL, NULL, NULL, &err))
+            web__log(s, "embedding: %s", err.msg);
+    }
     pthread_mutex_lock(&s->metrics_mu);
     s->upload_failures += (uint64_t)failures;
     pthread_mutex_unlock(&s->metrics_mu);
