@@ -9,3 +9,9 @@ CLEANFILES = web/assets.c
 web/assets.c: $(WEB_ASSETS) web/gen_assets.sh
 	$(AM_V_GEN)$(MKDIR_P) web && \
 	  $(SHELL) $(srcdir)/web/gen_assets.sh $(srcdir) $(WEB_ASSETS) > $@.tmp && mv $@.tmp $@
+
+check_PROGRAMS += tests/test_web
+tests_test_web_SOURCES = tests/test_web.c tests/tap.h
+tests_test_web_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_web_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_web
