@@ -138,6 +138,9 @@ static int run(cli_env *env, int argc, char **argv)
     }
     fprintf(stderr, "keep: watching %zu folder%s (SIGINT or SIGTERM stops)\n", n, n == 1 ? "" : "s");
     for (;;) {
+        /* embeddings of the new chunks, after the first sync and each batch */
+        if (idx_dropsync_take_changes(d) && !g_stop)
+            cli_refresh_vectors(NULL, store, 0, 0, NULL);
         int prc = idx_dropsync_poll(d, -1, &err);
         if (prc == KEEP_ERR_CANCELLED)
             break;

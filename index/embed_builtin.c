@@ -31,7 +31,7 @@
 #define BI_MAX_TERMS 60000      /* vocabulary cap (most frequent first) */
 #define BI_MAX_DIM 256
 #define BI_OVERSAMPLE 16
-#define BI_POWER_ITERS 3
+#define BI_POWER_ITERS 2
 #define BI_MAX_TEXT_TOKENS 20000 /* longer texts: the rest is ignored */
 #define BI_SIGMA_POWER 0.0
 

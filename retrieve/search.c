@@ -259,7 +259,9 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
     if ((rc = idx_vectors_search(req->vectors, s, q, depth, all ? NULL : perm, n_perm, ids,
                                  scores, &found, err)))
         goto out;
-    c = keep_calloc(found ? found : 1, sizeof *c);
+    /* room for depth: the feedback search below may find more than the first
+     * (chunks embedded in between by another thread or process) */
+    c = keep_calloc(depth ? depth : 1, sizeof *c);
     if (!c) {
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         goto out;
