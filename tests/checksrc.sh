@@ -22,4 +22,13 @@ for f in $files; do
     esac
 done
 tap_eq "$nohead" "" "every source file opens with a comment on its role"
+
+# every keep.conf key of common/config.c has its row in README.md's table
+undocumented=""
+for pair in $(grep -o '"[a-z]*", "[a-z_]*"' common/config.c | tr -d '" ' | sort -u) folder,path folder,collection; do
+    sec=${pair%%,*}
+    key=${pair#*,}
+    grep -q "^| \`\[$sec\]\` | \`$key\` |" README.md || undocumented="$undocumented [$sec] $key"
+done
+tap_eq "$undocumented" "" "every keep.conf key is documented in README.md"
 tap_done
