@@ -29,6 +29,14 @@ nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_tokenizer
 FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
 libkeep_a_SOURCES += infer/infer.h infer/model_file.c
+# thread pool
+libkeep_a_SOURCES += infer/pool.c infer/pool.h
+check_PROGRAMS += tests/test_pool
+tests_test_pool_SOURCES = tests/test_pool.c tests/tap.h
+tests_test_pool_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_pool_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_pool
+# SIMD kernels
 libkeep_a_SOURCES += infer/cpu.c infer/cpu.h infer/kernels.c infer/kernels.h \
 	infer/kernels_internal.h infer/kernels_x86.h infer/kernels_avx2.c infer/kernels_avxvnni.c \
 	infer/kernels_avx512.c
