@@ -46,3 +46,10 @@ tests_test_quant_SOURCES = tests/test_quant.c tests/tap.h
 tests_test_quant_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_quant_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_quant
+# embedding models
+libkeep_a_SOURCES += infer/bert.c infer/bert_synth.c infer/bert_synth.h infer/emb_gemm.c infer/emb_gemm.h infer/emb_gemm_tpl.h
+check_PROGRAMS += tests/test_bert
+tests_test_bert_SOURCES = tests/test_bert.c tests/tap.h
+tests_test_bert_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_bert_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_bert
