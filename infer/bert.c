@@ -449,22 +449,6 @@ static float *thread_buf(infer_embedder *e, int thread)
     return e->thread_scratch + (size_t)thread * e->thread_floats;
 }
 
-static void layer_norm(float *x, size_t d, const float *w, const float *b, float eps)
-{
-    float mean = 0;
-    for (size_t i = 0; i < d; i++)
-        mean += x[i];
-    mean /= (float)d;
-    float var = 0;
-    for (size_t i = 0; i < d; i++) {
-        float c = x[i] - mean;
-        var += c * c;
-    }
-    float inv = 1.0f / sqrtf(var / (float)d + eps);
-    for (size_t i = 0; i < d; i++)
-        x[i] = (x[i] - mean) * inv * w[i] + b[i];
-}
-
 static void embed_job(void *ctx, size_t t0, size_t t1, int thread)
 {
     fwd *f = ctx;
@@ -489,7 +473,7 @@ static void embed_job(void *ctx, size_t t0, size_t t1, int thread)
         if (e->type0)
             for (size_t i = 0; i < d; i++)
                 x[i] += e->type0[i];
-        layer_norm(x, d, e->eln_w, e->eln_b, e->eps);
+        infer__layer_norm(x, NULL, d, e->eln_w, e->eln_b, e->eps);
     }
 }
 
@@ -500,11 +484,7 @@ static void norm_job(void *ctx, size_t t0, size_t t1, int thread)
     infer_embedder *e = f->e;
     (void)thread;
     for (size_t t = t0; t < t1; t++) {
-        float *x = e->x + t * e->d;
-        const float *a = f->add + t * e->d;
-        for (size_t i = 0; i < e->d; i++)
-            x[i] += a[i];
-        layer_norm(x, e->d, f->nw, f->nb, e->eps);
+        infer__layer_norm(e->x + t * e->d, f->add + t * e->d, e->d, f->nw, f->nb, e->eps);
     }
 }
 
@@ -606,21 +586,8 @@ static void attn_job(void *ctx, size_t i0, size_t i1, int thread)
         kb.n = L;
         infer__gemm(&kb, 0, L, base + r0 * ld + h * dh, ld, r1 - r0, NULL, scores, L, scratch,
                     INFER__ACT_NONE);
-        for (size_t r = 0; r < r1 - r0; r++) {
-            float *row = scores + r * L, mx = -INFINITY, sum = 0;
-            for (size_t j = 0; j < L; j++) {
-                row[j] *= scale;
-                mx = row[j] > mx ? row[j] : mx;
-            }
-            for (size_t j = 0; j < L; j++)
-                row[j] -= mx;
-            infer__vexp(row, L);
-            for (size_t j = 0; j < L; j++)
-                sum += row[j];
-            float inv = 1.0f / sum;
-            for (size_t j = 0; j < L; j++)
-                row[j] *= inv;
-        }
+        for (size_t r = 0; r < r1 - r0; r++)
+            infer__softmax(scores + r * L, L, scale);
         infer__gemm_b vb = {0};
         vb.rowmajor_f32 = 1;
         vb.b = base + 2 * d + h * dh;

@@ -15,6 +15,11 @@
 
 /* ---- packing ---------------------------------------------------------------- */
 
+#if defined(__x86_64__)
+static void q8_0_row_avx2(const char *src, float *row, size_t k);
+static void transpose_avx2(const float *rows, size_t k, size_t e0, float *dst);
+#endif
+
 /* Row j of a weight matrix as k floats. */
 static void weight_row(const infer__gemm_b *b, size_t j, float *row)
 {
@@ -30,8 +35,12 @@ static void weight_row(const infer__gemm_b *b, size_t j, float *row)
         break;
     }
     case INFER_T_Q8_0:
-        /* The type the benchmark models use most: a loop the compiler
-         * vectorizes, rather than the reference dequantizer. */
+#if defined(__x86_64__)
+        if (infer_cpu_level() >= INFER_CPU_AVX2) {
+            q8_0_row_avx2(src, row, k);
+            break;
+        }
+#endif
         for (size_t blk = 0; blk < k / INFER_QK; blk++) {
             const char *p = src + blk * 34;
             uint16_t dh;
@@ -50,8 +59,10 @@ static void weight_row(const infer__gemm_b *b, size_t j, float *row)
 }
 
 /* Packs columns [col, min(col + NR, cend)) of B into dst as k rows of NR
- * floats (missing columns zero). row is k floats of scratch. */
-static void gemm_pack(const infer__gemm_b *b, size_t col, size_t cend, float *dst, float *row)
+ * floats (missing columns zero). rows is NR * k floats of scratch: the weight
+ * rows are dequantized there first, then transposed in NR x NR tiles, so
+ * both the reads and the writes of the transpose stay within L1. */
+static void gemm_pack(const infer__gemm_b *b, size_t col, size_t cend, float *dst, float *rows)
 {
     size_t k = b->k;
     size_t nc = cend - col < INFER__GEMM_NR ? cend - col : INFER__GEMM_NR;
@@ -64,21 +75,34 @@ static void gemm_pack(const infer__gemm_b *b, size_t col, size_t cend, float *ds
         }
         return;
     }
-    for (size_t j = 0; j < INFER__GEMM_NR; j++) {
-        if (j < nc) {
-            weight_row(b, col + j, row);
-            for (size_t e = 0; e < k; e++)
-                dst[e * INFER__GEMM_NR + j] = row[e];
-        } else {
-            for (size_t e = 0; e < k; e++)
-                dst[e * INFER__GEMM_NR + j] = 0;
+    for (size_t j = 0; j < nc; j++)
+        weight_row(b, col + j, rows + j * k);
+#if defined(__x86_64__)
+    int fast = nc == INFER__GEMM_NR && infer_cpu_level() >= INFER_CPU_AVX2;
+#else
+    int fast = 0;
+#endif
+    for (size_t e0 = 0; e0 < k; e0 += INFER__GEMM_NR) {
+        size_t ee = k - e0 < INFER__GEMM_NR ? k : e0 + INFER__GEMM_NR;
+#if defined(__x86_64__)
+        if (fast && ee - e0 == INFER__GEMM_NR) {
+            transpose_avx2(rows, k, e0, dst);
+            continue;
+        }
+#endif
+        for (size_t e = e0; e < ee; e++) {
+            float *d = dst + e * INFER__GEMM_NR;
+            for (size_t j = 0; j < nc; j++)
+                d[j] = rows[j * k + e];
+            for (size_t j = nc; j < INFER__GEMM_NR; j++)
+                d[j] = 0;
         }
     }
 }
 
 size_t infer__gemm_scratch_floats(size_t k)
 {
-    return (size_t)INFER__GEMM_GROUP * INFER__GEMM_NR * k + k;
+    return (size_t)(INFER__GEMM_GROUP + 1) * INFER__GEMM_NR * k;
 }
 
 /* ---- exp and GELU ------------------------------------------------------------------ */
@@ -98,6 +122,39 @@ static void vgelu_c(float *x, size_t n)
         float u = 2.0f * GELU_C * (v + 0.044715f * v * v * v);
         x[i] = u < -87.0f ? 0.0f : v / (1.0f + expf(-u > 88.0f ? 88.0f : -u));
     }
+}
+
+static void layer_norm_c(float *x, const float *add, size_t d, const float *w, const float *b,
+                         float eps)
+{
+    float mean = 0;
+    for (size_t i = 0; i < d; i++) {
+        if (add)
+            x[i] += add[i];
+        mean += x[i];
+    }
+    mean /= (float)d;
+    float var = 0;
+    for (size_t i = 0; i < d; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    float inv = 1.0f / sqrtf(var / (float)d + eps);
+    for (size_t i = 0; i < d; i++)
+        x[i] = (x[i] - mean) * inv * w[i] + b[i];
+}
+
+static void softmax_c(float *x, size_t n, float scale)
+{
+    float mx = -INFINITY, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] *= scale;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] /= sum;
 }
 
 #if defined(__x86_64__)
@@ -152,7 +209,156 @@ X2_TGT static void vgelu_avx2(float *x, size_t n)
     }
     vgelu_c(x + i, n - i);
 }
+
+X2_TGT static void q8_0_row_avx2(const char *src, float *row, size_t k)
+{
+    for (size_t blk = 0; blk < k / INFER_QK; blk++) {
+        const char *p = src + blk * 34;
+        uint16_t dh;
+        memcpy(&dh, p, 2);
+        __m256 d = _mm256_set1_ps(infer_f16_to_f32(dh));
+        for (int i = 0; i < INFER_QK; i += 8) {
+            __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(p + 2 + i));
+            __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+            _mm256_storeu_ps(row + blk * INFER_QK + i, _mm256_mul_ps(f, d));
+        }
+    }
+}
+
+/* dst[e * NR + j] = rows[j * k + e] for the NR x NR tile at e0, by 8 x 8
+ * register transposes. */
+X2_TGT static void transpose_avx2(const float *rows, size_t k, size_t e0, float *dst)
+{
+    for (size_t jb = 0; jb < INFER__GEMM_NR; jb += 8) {
+        for (size_t eb = 0; eb < INFER__GEMM_NR; eb += 8) {
+            __m256 r[8], t[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(rows + (jb + (size_t)i) * k + e0 + eb);
+            t[0] = _mm256_unpacklo_ps(r[0], r[1]);
+            t[1] = _mm256_unpackhi_ps(r[0], r[1]);
+            t[2] = _mm256_unpacklo_ps(r[2], r[3]);
+            t[3] = _mm256_unpackhi_ps(r[2], r[3]);
+            t[4] = _mm256_unpacklo_ps(r[4], r[5]);
+            t[5] = _mm256_unpackhi_ps(r[4], r[5]);
+            t[6] = _mm256_unpacklo_ps(r[6], r[7]);
+            t[7] = _mm256_unpackhi_ps(r[6], r[7]);
+            r[0] = _mm256_shuffle_ps(t[0], t[2], 0x44);
+            r[1] = _mm256_shuffle_ps(t[0], t[2], 0xEE);
+            r[2] = _mm256_shuffle_ps(t[1], t[3], 0x44);
+            r[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
+            r[4] = _mm256_shuffle_ps(t[4], t[6], 0x44);
+            r[5] = _mm256_shuffle_ps(t[4], t[6], 0xEE);
+            r[6] = _mm256_shuffle_ps(t[5], t[7], 0x44);
+            r[7] = _mm256_shuffle_ps(t[5], t[7], 0xEE);
+            for (int i = 0; i < 4; i++) {
+                t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+                t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+            }
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(dst + (e0 + eb + (size_t)i) * INFER__GEMM_NR + jb, t[i]);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) X2_TGT float hsum8(__m256 v)
+{
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+X2_TGT static void layer_norm_avx2(float *x, const float *add, size_t d, const float *w,
+                                   const float *b, float eps)
+{
+    if (d % 8) {
+        layer_norm_c(x, add, d, w, b, eps);
+        return;
+    }
+    __m256 s = _mm256_setzero_ps();
+    for (size_t i = 0; i < d; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        if (add) {
+            v = _mm256_add_ps(v, _mm256_loadu_ps(add + i));
+            _mm256_storeu_ps(x + i, v);
+        }
+        s = _mm256_add_ps(s, v);
+    }
+    __m256 mean = _mm256_set1_ps(hsum8(s) / (float)d);
+    __m256 q = _mm256_setzero_ps();
+    for (size_t i = 0; i < d; i += 8) {
+        __m256 c = _mm256_sub_ps(_mm256_loadu_ps(x + i), mean);
+        q = _mm256_fmadd_ps(c, c, q);
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / sqrtf(hsum8(q) / (float)d + eps));
+    for (size_t i = 0; i < d; i += 8) {
+        __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mean), inv);
+        _mm256_storeu_ps(x + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+}
+
+X2_TGT static void softmax_avx2(float *x, size_t n, float scale)
+{
+    size_t i = 0;
+    __m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(-INFINITY);
+    float mx = -INFINITY;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        _mm256_storeu_ps(x + i, v);
+        vm = _mm256_max_ps(vm, v);
+    }
+    for (; i < n; i++) {
+        x[i] *= scale;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vm);
+    for (int j = 0; j < 8; j++)
+        mx = lanes[j] > mx ? lanes[j] : mx;
+    __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+    float sum = 0;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), m);
+        __m256 lo = _mm256_cmp_ps(v, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+        v = _mm256_andnot_ps(lo, exp8(v));
+        _mm256_storeu_ps(x + i, v);
+        acc = _mm256_add_ps(acc, v);
+    }
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    sum += hsum8(acc);
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++)
+        x[i] /= sum;
+}
 #endif
+
+void infer__layer_norm(float *x, const float *add, size_t d, const float *w, const float *b,
+                       float eps)
+{
+#if defined(__x86_64__)
+    if (infer_cpu_level() >= INFER_CPU_AVX2) {
+        layer_norm_avx2(x, add, d, w, b, eps);
+        return;
+    }
+#endif
+    layer_norm_c(x, add, d, w, b, eps);
+}
+
+void infer__softmax(float *x, size_t n, float scale)
+{
+#if defined(__x86_64__)
+    if (infer_cpu_level() >= INFER_CPU_AVX2) {
+        softmax_avx2(x, n, scale);
+        return;
+    }
+#endif
+    softmax_c(x, n, scale);
+}
 
 void infer__vexp(float *x, size_t n)
 {

@@ -60,4 +60,12 @@ void infer__vexp(float *x, size_t n);
  * 0.044715 x^3)), as BERT-family GGUF models are run. */
 void infer__vgelu(float *x, size_t n);
 
+/* x[0..d) = LayerNorm(x + add) * w + b (add may be NULL): mean and
+ * variance over the d elements, eps added to the variance. */
+void infer__layer_norm(float *x, const float *add, size_t d, const float *w, const float *b,
+                       float eps);
+
+/* x[0..n) = softmax(x * scale). */
+void infer__softmax(float *x, size_t n, float scale);
+
 #endif
