@@ -442,6 +442,9 @@ typedef struct {
     const float *add;
     /* attention items: per text, head and block of ATT_QB query rows */
     size_t *att_first; /* first item of each text, ns + 1 entries */
+    /* In the last layer of a CLS / last-token model only the pooled row of
+     * each text is carried on: its attention, output and FFN. */
+    int pooled_only;
 } fwd;
 
 static float *thread_buf(infer_embedder *e, int thread)
@@ -573,10 +576,14 @@ static void attn_job(void *ctx, size_t i0, size_t i1, int thread)
         while (f->att_first[s + 1] <= it)
             s++;
         size_t L = f->off[s + 1] - f->off[s];
-        size_t nqb = (L + ATT_QB - 1) / ATT_QB;
+        size_t nqb = f->pooled_only ? 1 : (L + ATT_QB - 1) / ATT_QB;
         size_t rel = it - f->att_first[s];
         size_t h = rel / nqb, qb = rel % nqb;
         size_t r0 = qb * ATT_QB, r1 = r0 + ATT_QB < L ? r0 + ATT_QB : L;
+        if (f->pooled_only) {
+            r0 = e->pooling == INFER_POOL_CLS ? 0 : L - 1;
+            r1 = r0 + 1;
+        }
         const float *base = e->qkv + f->off[s] * ld;
         infer__gemm_b kb = {0};
         kb.type = INFER_T_F32;
@@ -650,15 +657,16 @@ static int forward(infer_embedder *e, const int32_t *ids, const size_t *off, siz
     f.att_first = keep_malloc((ns + 1) * sizeof(size_t));
     if (!f.att_first)
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
-    f.att_first[0] = 0;
-    for (size_t s = 0; s < ns; s++) {
-        size_t L = off[s + 1] - off[s];
-        f.att_first[s + 1] = f.att_first[s] + e->n_head * ((L + ATT_QB - 1) / ATT_QB);
-    }
     size_t tok_grain = 16;
     infer_pool_for(e->pool, T, tok_grain, embed_job, &f);
     for (size_t il = 0; il < e->n_layer; il++) {
         const layer *l = &e->layers[il];
+        f.pooled_only = il + 1 == e->n_layer && e->pooling != INFER_POOL_MEAN;
+        f.att_first[0] = 0;
+        for (size_t s = 0; s < ns; s++) {
+            size_t L = off[s + 1] - off[s];
+            f.att_first[s + 1] = f.att_first[s] + e->n_head * (f.pooled_only ? 1 : (L + ATT_QB - 1) / ATT_QB);
+        }
         if (e->arch == ARCH_BERT) {
             const linear *qkv[3] = {&l->q, &l->k, &l->v};
             run_linear(&f, qkv, 3, e->x, d, e->qkv, 3 * d, INFER__ACT_NONE);
@@ -668,12 +676,22 @@ static int forward(infer_embedder *e, const int32_t *ids, const size_t *off, siz
             infer_pool_for(e->pool, T, tok_grain, rope_job, &f);
         }
         infer_pool_for(e->pool, f.att_first[ns], 1, attn_job, &f);
+        if (f.pooled_only) {
+            /* Move each text's pooled row to row s (s <= its row, so in
+             * increasing s nothing is overwritten before it is read). */
+            for (size_t s = 0; s < ns; s++) {
+                size_t r = e->pooling == INFER_POOL_CLS ? off[s] : off[s + 1] - 1;
+                memmove(e->ctx + s * d, e->ctx + r * d, d * sizeof(float));
+                memmove(e->x + s * d, e->x + r * d, d * sizeof(float));
+            }
+            f.T = ns;
+        }
         const linear *o[1] = {&l->o};
         run_linear(&f, o, 1, e->ctx, d, e->tmp, d, INFER__ACT_NONE);
         f.add = e->tmp;
         f.nw = l->ln1_w;
         f.nb = l->ln1_b;
-        infer_pool_for(e->pool, T, tok_grain, norm_job, &f);
+        infer_pool_for(e->pool, f.T, tok_grain, norm_job, &f);
         if (e->arch == ARCH_BERT) {
             const linear *up[1] = {&l->up};
             run_linear(&f, up, 1, e->x, d, e->ffb, e->ff, INFER__ACT_GELU);
@@ -682,24 +700,22 @@ static int forward(infer_embedder *e, const int32_t *ids, const size_t *off, siz
         } else {
             const linear *ug[2] = {&l->up, &l->gate};
             run_linear(&f, ug, 2, e->x, d, e->ffb, 2 * e->ff, INFER__ACT_NONE);
-            infer_pool_for(e->pool, T, tok_grain, swiglu_job, &f);
+            infer_pool_for(e->pool, f.T, tok_grain, swiglu_job, &f);
             const linear *down[1] = {&l->down};
             run_linear(&f, down, 1, e->ffb, 2 * e->ff, e->tmp, d, INFER__ACT_NONE);
         }
         f.add = e->tmp;
         f.nw = l->ln2_w;
         f.nb = l->ln2_b;
-        infer_pool_for(e->pool, T, tok_grain, norm_job, &f);
+        infer_pool_for(e->pool, f.T, tok_grain, norm_job, &f);
     }
     keep_free(f.att_first);
 
     for (size_t s = 0; s < ns; s++) {
         float *o = out + s * d;
         size_t L = off[s + 1] - off[s];
-        if (e->pooling == INFER_POOL_CLS) {
-            memcpy(o, e->x + off[s] * d, d * sizeof(float));
-        } else if (e->pooling == INFER_POOL_LAST) {
-            memcpy(o, e->x + (off[s + 1] - 1) * d, d * sizeof(float));
+        if (e->pooling != INFER_POOL_MEAN) {
+            memcpy(o, e->x + s * d, d * sizeof(float)); /* moved there in the last layer */
         } else {
             memset(o, 0, d * sizeof(float));
             for (size_t t = off[s]; t < off[s + 1]; t++)

@@ -307,6 +307,25 @@ static void test_synthetic(void)
         }
         infer_embedder_free(e1);
         e1 = NULL;
+        /* Last-token pooling: the last layer carries only that row; batch ==
+         * alone, and the vector differs from CLS pooling's. */
+        infer_embed_opts o4 = {.n_threads = 2, .pooling = INFER_POOL_LAST};
+        rc = infer_embedder_open(path, &o4, &e1, &err);
+        rc |= infer_embedder_open(path, &o3, &e2, &err);
+        if (!rc) {
+            const char *t3[3] = {"short", "a somewhat longer text here", "mid length text"};
+            float v[3 * 64], w1[64], c1[64];
+            rc = infer_embed(e1, t3, NULL, 3, 0, v, NULL, &err);
+            rc |= infer_embed(e1, t3 + 1, NULL, 1, 0, w1, NULL, &err);
+            rc |= infer_embed(e2, t3 + 1, NULL, 1, 0, c1, NULL, &err);
+            ASSERT_EQ_INT(rc, KEEP_OK, "embed with last-token pooling");
+            ASSERT_NEAR(max_abs_diff(w1, v + 64, 64), 0, 1e-6, "last-token pooling: batch == alone");
+            OK(cosine(w1, c1, 64) < 0.9999, "last-token and CLS vectors differ");
+        }
+        infer_embedder_free(e2);
+        e2 = NULL;
+        infer_embedder_free(e1);
+        e1 = NULL;
     }
     unlink(path);
 
