@@ -394,6 +394,7 @@ void infer__vgelu(float *x, size_t n)
 #define EG_TGT
 #define EG_V float
 #define EG_W 1
+#define EG_NV 32
 #define EG_MR 2
 #define EG_ZERO() 0.0f
 #define EG_SET1(x) (x)
@@ -406,6 +407,7 @@ void infer__vgelu(float *x, size_t n)
 #undef EG_TGT
 #undef EG_V
 #undef EG_W
+#undef EG_NV
 #undef EG_MR
 #undef EG_ZERO
 #undef EG_SET1
@@ -415,13 +417,15 @@ void infer__vgelu(float *x, size_t n)
 #undef EG_ADD
 
 #if defined(__x86_64__)
-/* AVX2: 4 x 8-float vectors per row of the tile, 3 rows: 12 accumulators of
- * the 16 ymm registers. */
+/* AVX2: tiles of 6 rows x 2 vectors of 8 floats (a panel is two tiles
+ * wide): 12 accumulators, 2 weight vectors and a broadcast fit the 16 ymm
+ * registers. */
 #define EG(x) x##_avx2
 #define EG_TGT X2_TGT
 #define EG_V __m256
 #define EG_W 8
-#define EG_MR 3
+#define EG_NV 2
+#define EG_MR 6
 #define EG_ZERO() _mm256_setzero_ps()
 #define EG_SET1(x) _mm256_set1_ps(x)
 #define EG_LOADU(p) _mm256_loadu_ps(p)
@@ -433,6 +437,7 @@ void infer__vgelu(float *x, size_t n)
 #undef EG_TGT
 #undef EG_V
 #undef EG_W
+#undef EG_NV
 #undef EG_MR
 #undef EG_ZERO
 #undef EG_SET1
@@ -447,6 +452,7 @@ void infer__vgelu(float *x, size_t n)
 #define EG_TGT __attribute__((target("avx512f,avx2,fma")))
 #define EG_V __m512
 #define EG_W 16
+#define EG_NV 2
 #define EG_MR 12
 #define EG_ZERO() _mm512_setzero_ps()
 #define EG_SET1(x) _mm512_set1_ps(x)
@@ -459,6 +465,7 @@ void infer__vgelu(float *x, size_t n)
 #undef EG_TGT
 #undef EG_V
 #undef EG_W
+#undef EG_NV
 #undef EG_MR
 #undef EG_ZERO
 #undef EG_SET1

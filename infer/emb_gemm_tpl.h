@@ -8,13 +8,15 @@
  * The tile is EG_MR rows x INFER__GEMM_NR columns of accumulators; the loops
  * over it carry unroll pragmas so they live in registers. */
 
-#define EG_NV (INFER__GEMM_NR / EG_W)
+/* Vectors per tile row: a tile covers EG_NV * EG_W columns, a panel's
+ * INFER__GEMM_NR columns take EG_NH tiles side by side. */
+#define EG_NH (INFER__GEMM_NR / (EG_NV * EG_W))
 #define EG_INL static inline __attribute__((always_inline)) EG_TGT
 
 /* One tile: rows a[0..mr) (stride lda) times kc packed rows of bp (each
- * INFER__GEMM_NR floats), stored to c (stride ldc): overwritten (plus
- * bias, when not NULL) when first, added to otherwise. Only ncols columns
- * are stored. mr is a constant at every call site, so each instance is
+ * INFER__GEMM_NR floats apart, EG_NV * EG_W of them used), stored to c
+ * (stride ldc): overwritten (plus bias, when not NULL) when first, added to
+ * otherwise. Only ncols columns are stored. mr is a constant at every call site, so each instance is
  * specialised. */
 EG_INL void EG(tile)(const int mr, size_t kc, const float *a, size_t lda, const float *bp, float *c,
                      size_t ldc, int first, const float *bias, size_t ncols)
@@ -40,7 +42,7 @@ EG_INL void EG(tile)(const int mr, size_t kc, const float *a, size_t lda, const 
             }
         }
     }
-    if (ncols == INFER__GEMM_NR) {
+    if (ncols == (size_t)EG_NV * EG_W) {
 #pragma GCC unroll 16
         for (int r = 0; r < EG_MR; r++) {
             if (r < mr) {
@@ -59,7 +61,7 @@ EG_INL void EG(tile)(const int mr, size_t kc, const float *a, size_t lda, const 
         return;
     }
     for (int r = 0; r < mr; r++) {
-        float tmp[INFER__GEMM_NR];
+        float tmp[EG_NV * EG_W];
         for (int v = 0; v < EG_NV; v++)
             EG_STOREU(tmp + (size_t)v * EG_W, acc[r][v]);
         float *cr = c + (size_t)r * ldc;
@@ -68,10 +70,10 @@ EG_INL void EG(tile)(const int mr, size_t kc, const float *a, size_t lda, const 
     }
 }
 
-/* Rows [i0, i1) of one panel over one k block, in tiles of EG_MR rows. */
-EG_TGT static void EG(panel_rows)(size_t i0, size_t i1, size_t kc, const float *a, size_t lda,
-                                  const float *bp, float *c, size_t ldc, int first,
-                                  const float *bias, size_t ncols)
+/* Rows [i0, i1) of one tile column over one k block, in tiles of EG_MR rows. */
+EG_TGT static void EG(tile_rows)(size_t i0, size_t i1, size_t kc, const float *a, size_t lda,
+                                 const float *bp, float *c, size_t ldc, int first,
+                                 const float *bias, size_t ncols)
 {
     size_t i = i0;
     for (; i + EG_MR <= i1; i += EG_MR)
@@ -155,6 +157,19 @@ EG_TGT static void EG(panel_rows)(size_t i0, size_t i1, size_t kc, const float *
     }
 }
 
+/* Rows [i0, i1) of one panel: EG_NH tile columns side by side. */
+EG_TGT static void EG(panel_rows)(size_t i0, size_t i1, size_t kc, const float *a, size_t lda,
+                                  const float *bp, float *c, size_t ldc, int first,
+                                  const float *bias, size_t ncols)
+{
+    const size_t tn = (size_t)EG_NV * EG_W;
+    for (size_t h = 0; h < EG_NH && h * tn < ncols; h++) {
+        size_t nc = ncols - h * tn < tn ? ncols - h * tn : tn;
+        EG(tile_rows)(i0, i1, kc, a, lda, bp + h * tn, c + h * tn, ldc, first, bias ? bias + h * tn : NULL,
+                      nc);
+    }
+}
+
 /* The product over columns [c0, c1): panels of up to INFER__GEMM_GROUP x
  * NR columns are packed, then rows stream past them in blocks of EG_MB rows
  * and k in blocks of EG_KC, so a block of activations (EG_MB x EG_KC floats)
@@ -190,5 +205,5 @@ EG_TGT static void EG(gemm)(const infer__gemm_b *b, size_t c0, size_t c1, const 
     }
 }
 
-#undef EG_NV
+#undef EG_NH
 #undef EG_INL

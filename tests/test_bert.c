@@ -9,6 +9,7 @@
 #include "common.h"
 #include "infer/bert_synth.h"
 #include "infer/cpu.h"
+#include "infer/emb_gemm.h"
 #include "infer/ggml_types.h"
 #include "infer/infer.h"
 #include "tap.h"
@@ -376,6 +377,78 @@ static void test_synthetic(void)
     expect_open_error("/nonexistent/model.gguf", "/nonexistent/model.gguf", "missing file refused");
 }
 
+/* The float product against a plain triple loop on odd shapes (tails of
+ * every tile dimension), both B layouts, with bias and GELU. */
+static void test_gemm(void)
+{
+    static const size_t ks[] = {1, 17, 300}, ns[] = {1, 31, 33, 100}, ms[] = {1, 5, 23, 100};
+    float *w = keep_malloc(300 * 100 * sizeof(float)), *a = keep_malloc(100 * 300 * sizeof(float));
+    float *bias = keep_malloc(100 * sizeof(float)), *out = keep_malloc(100 * 101 * sizeof(float));
+    float *scratch = keep_malloc(infer__gemm_scratch_floats(300) * sizeof(float));
+    for (size_t i = 0; i < 300 * 100; i++) {
+        w[i] = (float)((i * 7919) % 201) / 100.0f - 1.0f;
+        a[i] = (float)((i * 104729) % 199) / 99.0f - 1.0f;
+    }
+    for (size_t i = 0; i < 100; i++)
+        bias[i] = (float)i / 50.0f - 1.0f;
+    double worst = 0;
+    int cases = 0;
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t ni = 0; ni < 4; ni++)
+            for (size_t mi = 0; mi < 4; mi++)
+                for (int layout = 0; layout < 2; layout++) {
+                    size_t k = ks[ki], n = ns[ni], m = ms[mi];
+                    infer__gemm_b b = {0};
+                    b.k = k;
+                    b.n = n;
+                    if (layout == 0) { /* weight rows: W[j][e] = w[j * k + e] */
+                        b.type = INFER_T_F32;
+                        b.data = (const char *)w;
+                        b.row_bytes = k * sizeof(float);
+                    } else { /* e-major: B[e][j] = w[e * n + j] */
+                        b.rowmajor_f32 = 1;
+                        b.b = w;
+                        b.ldb = n;
+                    }
+                    int act = (ki + ni + mi) % 2 ? INFER__ACT_GELU : INFER__ACT_NONE;
+                    size_t c0 = n > 40 ? 32 : 0; /* a column range not starting at 0 */
+                    infer__gemm(&b, c0, n, a, k, m, bias, out, 101, scratch, act);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = c0; j < n; j++) {
+                            double sum = bias[j];
+                            for (size_t e = 0; e < k; e++)
+                                sum += (double)a[i * k + e] * (layout ? w[e * n + j] : w[j * k + e]);
+                            if (act)
+                                sum = sum / (1 + exp(-2 * 0.7978845608 * (sum + 0.044715 * sum * sum * sum)));
+                            worst = fmax(worst, fabs(sum - out[i * 101 + j]) / (1 + fabs(sum)));
+                        }
+                    cases++;
+                }
+    char what[128];
+    snprintf(what, sizeof what, "%s: float product of %d odd shapes vs a plain loop (worst %.2g)",
+             infer_cpu_level_name(infer_cpu_level()), cases, worst);
+    OK(worst < 1e-4, what);
+    float x[37], y[37];
+    for (int i = 0; i < 37; i++)
+        x[i] = y[i] = (float)i / 3.0f - 6.0f;
+    infer__softmax(x, 37, 0.5f);
+    double sum = 0, err = 0, mx = -INFINITY, den = 0;
+    for (int i = 0; i < 37; i++)
+        mx = fmax(mx, 0.5 * y[i]);
+    for (int i = 0; i < 37; i++)
+        den += exp(0.5 * y[i] - mx);
+    for (int i = 0; i < 37; i++) {
+        sum += x[i];
+        err = fmax(err, fabs(x[i] - exp(0.5 * y[i] - mx) / den));
+    }
+    OK(fabs(sum - 1) < 1e-5 && err < 1e-6, "softmax sums to 1 and matches exp()");
+    keep_free(w);
+    keep_free(a);
+    keep_free(bias);
+    keep_free(out);
+    keep_free(scratch);
+}
+
 int main(void)
 {
     read_prompts();
@@ -385,6 +458,7 @@ int main(void)
     for (int level = 0; level <= best; level++) {
         if (!infer_cpu_level_supported(level) || infer_cpu_set_level(level))
             continue;
+        test_gemm();
         for (int t = 0; t < 3; t++)
             test_fixture(types[t], level == best ? 1 : 2);
     }
