@@ -59,6 +59,7 @@ struct infer_embedder {
     float eps, rope_base;
     infer__gemm_b tok_embd;
     const float *pos, *type0, *eln_w, *eln_b;
+    float *rope; /* nomic-bert: cos, sin of position p, pair i at [(p * dh/2 + i) * 2] */
     layer *layers;
     float **owned; /* float copies of the small tensors */
     size_t n_owned;
@@ -280,6 +281,18 @@ static int load_model(infer_embedder *e, const char *path, const infer_embed_opt
             return rc;
     }
     e->max_tokens = n_pos;
+    if (e->arch == ARCH_NOMIC) {
+        size_t half = e->dh / 2;
+        e->rope = keep_malloc(n_pos * half * 2 * sizeof(float));
+        if (!e->rope)
+            return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+        for (size_t p = 0; p < n_pos; p++)
+            for (size_t i = 0; i < half; i++) {
+                double th = (double)p * pow(e->rope_base, -2.0 * (double)i / (double)e->dh);
+                e->rope[(p * half + i) * 2] = (float)cos(th);
+                e->rope[(p * half + i) * 2 + 1] = (float)sin(th);
+            }
+    }
     /* token_types holds one row per segment type; texts are all segment 0. */
     infer_gguf_tensor tt;
     if (infer_gguf_tensor_by_name(e->g, "token_types.weight", &tt) == KEEP_OK) {
@@ -404,6 +417,7 @@ void infer_embedder_free(infer_embedder *e)
         keep_free(e->owned[i]);
     keep_free(e->owned);
     keep_free(e->layers);
+    keep_free(e->rope);
     keep_free(e->name);
     keep_free(e->qprefix);
     keep_free(e->pprefix);
@@ -547,12 +561,11 @@ static void rope_job(void *ctx, size_t t0, size_t t1, int thread)
     for (size_t t = t0; t < t1; t++) {
         while (f->off[s + 1] <= t)
             s++;
-        float pos = (float)(t - f->off[s]);
+        const float *cs = e->rope + (t - f->off[s]) * half * 2;
         for (size_t h = 0; h < 2 * e->n_head; h++) {
             float *v = e->qkv + t * 3 * e->d + h * e->dh; /* q heads then k heads */
             for (size_t i = 0; i < half; i++) {
-                float th = pos * powf(e->rope_base, -2.0f * (float)i / (float)e->dh);
-                float c = cosf(th), sn = sinf(th);
+                float c = cs[2 * i], sn = cs[2 * i + 1];
                 float a = v[i], b = v[i + half];
                 v[i] = a * c - b * sn;
                 v[i + half] = a * sn + b * c;

@@ -236,6 +236,62 @@ static void expect_open_error(const char *path, const char *needle, const char *
     infer_embedder_free(e);
 }
 
+/* Synthetic bert (mean pooling) and nomic-bert models against the vectors
+ * llama.cpp computed for the same files (tests/data/bert/synth-llamacpp.json
+ * says how they were made): covers rotary positions, SwiGLU and the fused
+ * QKV, which no fixture model has. */
+static void test_synth_llamacpp(void)
+{
+    const char *src = getenv("KEEP_SRCDIR");
+    char ref[4096], path[512], *text = NULL;
+    size_t len;
+    snprintf(ref, sizeof ref, "%s/tests/data/bert/synth-llamacpp.json", src ? src : ".");
+    if (keep_read_file(ref, 1 << 20, &text, &len, NULL)) {
+        OK(0, "read tests/data/bert/synth-llamacpp.json");
+        return;
+    }
+    cJSON *j = cJSON_Parse(text);
+    keep_free(text);
+    static const char *archs[] = {"nomic-bert", "bert"};
+    for (int a = 0; a < 2; a++) {
+        infer__bert_synth s = {0};
+        s.arch = archs[a];
+        s.name = "syn";
+        s.vocab_path = tap_fixture("vocab/ggml-vocab-bert-bge.gguf");
+        s.n_embd = 128;
+        s.n_layer = 2;
+        s.n_head = 4;
+        s.n_ff = 256;
+        s.n_ctx = 128;
+        s.wtype = INFER_T_F16;
+        s.pooling = INFER_POOL_MEAN;
+        s.seed = 3;
+        infer_embedder *e = NULL;
+        keep_err err = {0};
+        if (synth("ref.gguf", &s, path, sizeof path) || infer_embedder_open(path, NULL, &e, &err)) {
+            OK(0, "write and open the synthetic model");
+            continue;
+        }
+        cJSON *texts = cJSON_GetObjectItem(j, "texts"), *vecs = cJSON_GetObjectItem(j, archs[a]);
+        const char *t[2] = {cJSON_GetArrayItem(texts, 0)->valuestring, cJSON_GetArrayItem(texts, 1)->valuestring};
+        float out[2 * 128], want[128];
+        int rc = infer_embed(e, t, NULL, 2, 0, out, NULL, &err);
+        for (int i = 0; i < 2; i++) {
+            cJSON *v = cJSON_GetArrayItem(vecs, i);
+            for (int k = 0; k < 128; k++)
+                want[k] = (float)cJSON_GetArrayItem(v, k)->valuedouble;
+            double c = cosine(out + i * 128, want, 128);
+            char what[128];
+            snprintf(what, sizeof what, "%s (synthetic, mean pooling) text %d: cosine with llama.cpp %.7f >= 0.9999",
+                     archs[a], i, c);
+            OK(rc == KEEP_OK && c >= 0.9999, what);
+        }
+        infer_embedder_free(e);
+        unlink(path);
+    }
+    cJSON_Delete(j);
+}
+
 static void test_synthetic(void)
 {
     char path[512];
@@ -370,6 +426,7 @@ static void test_synthetic(void)
     if (synth("nomic-bad.gguf", &s, path, sizeof path) == KEEP_OK)
         expect_open_error(path, "blk.0.ffn_gate.weight missing", "nomic-bert without a gate refused");
     unlink(path);
+    test_synth_llamacpp();
     rmdir(tmpdir);
 
     expect_open_error(tap_fixture("models/tiny-llama-q8_0.gguf"), "architecture 'llama'",
