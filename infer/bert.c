@@ -272,13 +272,18 @@ static int load_model(infer_embedder *e, const char *path, const infer_embed_opt
         return rc;
     size_t n_pos = e->n_ctx > MAX_CTX ? MAX_CTX : e->n_ctx;
     if (e->arch == ARCH_BERT) {
+        /* The whole table is loaded; the usable context is the shorter of the
+         * table and context_length. */
         infer_gguf_tensor t;
         if (infer_gguf_tensor_by_name(e->g, "position_embd.weight", &t))
             return keep_err_set(err, KEEP_ERR_CORRUPT, "%s: tensor position_embd.weight missing", path);
-        if (t.ne[1] < n_pos)
-            n_pos = t.ne[1] < 2 ? 2 : t.ne[1];
-        if ((rc = load_floats(e, path, "position_embd.weight", e->d, n_pos, &e->pos, err)))
+        if (t.ne[1] < 2 || t.ne[1] > MAX_CTX)
+            return keep_err_set(err, KEEP_ERR_CORRUPT, "%s: tensor position_embd.weight has %llu rows (2..%d)",
+                                path, (unsigned long long)t.ne[1], MAX_CTX);
+        if ((rc = load_floats(e, path, "position_embd.weight", e->d, t.ne[1], &e->pos, err)))
             return rc;
+        if (t.ne[1] < n_pos)
+            n_pos = t.ne[1];
     }
     e->max_tokens = n_pos;
     if (e->arch == ARCH_NOMIC) {
@@ -339,6 +344,8 @@ static int load_model(infer_embedder *e, const char *path, const infer_embed_opt
         const char *slash = strrchr(path, '/');
         e->name = keep_strdup(slash ? slash + 1 : path);
     }
+    if (!e->name)
+        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
     const char *q, *p;
     detect_prefixes(e->name, &q, &p);
     if (o && o->query_prefix)
@@ -347,7 +354,7 @@ static int load_model(infer_embedder *e, const char *path, const infer_embed_opt
         p = o->passage_prefix;
     e->qprefix = keep_strdup(q);
     e->pprefix = keep_strdup(p);
-    if (!e->name || !e->qprefix || !e->pprefix)
+    if (!e->qprefix || !e->pprefix)
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
 
     e->max_batch = o && o->max_batch_tokens ? o->max_batch_tokens : DEFAULT_BATCH_TOKENS;

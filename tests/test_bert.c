@@ -292,6 +292,42 @@ static void test_synth_llamacpp(void)
     cJSON_Delete(j);
 }
 
+/* Every allocation of open + embed failing in turn (all of the first 200,
+ * then a sample): a clean KEEP_ERR_NOMEM, nothing leaked (ASan builds). */
+static void test_alloc_failures(void)
+{
+    char path[512];
+    infer__bert_synth s = base_spec();
+    s.n_layer = 1;
+    if (synth("oom.gguf", &s, path, sizeof path))
+        return;
+    const char *texts[3] = {"alpha beta", "", "gamma delta epsilon"};
+    float out[3 * 64];
+    int bad = 0, fails = 0;
+    long n;
+    for (n = 0; n < 100000; n += n < 200 ? 1 : 37) {
+        infer_embedder *e = NULL;
+        keep_err err = {0};
+        infer_embed_opts o = {.n_threads = 1, .pooling = INFER_POOL_DEFAULT, .max_batch_tokens = 1};
+        keep_alloc_fail_after(n);
+        int rc = infer_embedder_open(path, &o, &e, &err);
+        if (rc == KEEP_OK)
+            rc = infer_embed(e, texts, NULL, 3, 1, out, NULL, &err);
+        keep_alloc_fail_after(-1);
+        infer_embedder_free(e);
+        if (rc == KEEP_OK)
+            break;
+        fails++;
+        if (rc != KEEP_ERR_NOMEM && !bad) {
+            bad = 1;
+            printf("# allocation %ld failing gave %d: %s\n", n, rc, err.msg);
+        }
+    }
+    OK(fails > 10 && !bad, "every failed allocation in open + embed is a clean KEEP_ERR_NOMEM");
+    OK(n < 100000, "open + embed succeed once allocations do");
+    unlink(path);
+}
+
 static void test_synthetic(void)
 {
     char path[512];
@@ -427,6 +463,7 @@ static void test_synthetic(void)
         expect_open_error(path, "blk.0.ffn_gate.weight missing", "nomic-bert without a gate refused");
     unlink(path);
     test_synth_llamacpp();
+    test_alloc_failures();
     rmdir(tmpdir);
 
     expect_open_error(tap_fixture("models/tiny-llama-q8_0.gguf"), "architecture 'llama'",
