@@ -30,12 +30,15 @@
 
 /* Bounds on what a file may ask for: far above real models, low enough that
  * sizes computed from them cannot overflow or exhaust memory on their own. */
-#define MAX_EMBD 16384
-#define MAX_FF 65536
+#define MAX_EMBD 8192
+#define MAX_FF 32768
 #define MAX_LAYERS 256
 #define MAX_HEADS 256
 #define MAX_CTX 8192
 #define DEFAULT_BATCH_TOKENS 2048
+/* Bytes of per-pass float scratch at most (the usable context shrinks for a
+ * file whose width would need more for one text). */
+#define SCRATCH_BUDGET ((size_t)256 << 20)
 /* Query rows per attention work item (bounds the score scratch). */
 #define ATT_QB 64
 
@@ -59,14 +62,14 @@ struct infer_embedder {
     float eps, rope_base;
     infer__gemm_b tok_embd;
     const float *pos, *type0, *eln_w, *eln_b;
-    float *rope; /* nomic-bert: cos, sin of position p, pair i at [(p * dh/2 + i) * 2] */
+    float *inv_freq; /* nomic-bert: rotary frequency of each pair (dh / 2) */
     layer *layers;
     float **owned; /* float copies of the small tensors */
     size_t n_owned;
     char *qprefix, *pprefix;
     /* scratch: per batch (cap_tokens rows) and per thread */
     size_t cap_tokens;
-    float *x, *qkv, *ctx, *tmp, *ffb;
+    float *x, *qkv, *ctx, *tmp, *ffb, *rope; /* rope: cos, sin per token and pair */
     float *thread_scratch;
     size_t thread_floats, gemm_floats; /* per thread; the scores follow the gemm part */
     /* pending batch of token ids */
@@ -287,16 +290,11 @@ static int load_model(infer_embedder *e, const char *path, const infer_embed_opt
     }
     e->max_tokens = n_pos;
     if (e->arch == ARCH_NOMIC) {
-        size_t half = e->dh / 2;
-        e->rope = keep_malloc(n_pos * half * 2 * sizeof(float));
-        if (!e->rope)
+        e->inv_freq = keep_malloc(e->dh / 2 * sizeof(float));
+        if (!e->inv_freq)
             return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
-        for (size_t p = 0; p < n_pos; p++)
-            for (size_t i = 0; i < half; i++) {
-                double th = (double)p * pow(e->rope_base, -2.0 * (double)i / (double)e->dh);
-                e->rope[(p * half + i) * 2] = (float)cos(th);
-                e->rope[(p * half + i) * 2 + 1] = (float)sin(th);
-            }
+        for (size_t i = 0; i < e->dh / 2; i++)
+            e->inv_freq[i] = (float)pow(e->rope_base, -2.0 * (double)i / (double)e->dh);
     }
     /* token_types holds one row per segment type; texts are all segment 0. */
     infer_gguf_tensor tt;
@@ -357,25 +355,36 @@ static int load_model(infer_embedder *e, const char *path, const infer_embed_opt
     if (!e->qprefix || !e->pprefix)
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
 
+    /* Scratch per token of a pass: hidden, qkv, context, residual, FFN and
+     * the rotary cos/sin (see ensure_batch). */
+    size_t per_token = (6 * e->d + (e->arch == ARCH_NOMIC ? 2 * e->ff : e->ff) + e->dh) * sizeof(float);
+    size_t fit = SCRATCH_BUDGET / per_token;
+    if (fit < 2)
+        return keep_err_set(err, KEEP_ERR_TOOBIG, "%s: model too wide for the scratch budget", path);
+    if (e->max_tokens > fit)
+        e->max_tokens = fit;
     e->max_batch = o && o->max_batch_tokens ? o->max_batch_tokens : DEFAULT_BATCH_TOKENS;
+    if (e->max_batch > fit)
+        e->max_batch = fit;
     if (e->max_batch < e->max_tokens)
         e->max_batch = e->max_tokens;
-    if (e->max_batch > (size_t)1 << 20)
-        e->max_batch = (size_t)1 << 20;
     return KEEP_OK;
 }
 
-int infer_embedder_open(const char *path, const infer_embed_opts *opts, infer_embedder **out,
-                        keep_err *err)
+/* Builds the embedder over an open reader, which it takes over in every
+ * case; label names the model in messages. */
+static int open_gguf(infer_gguf *g, const char *label, const infer_embed_opts *opts,
+                     infer_embedder **out, keep_err *err)
 {
     *out = NULL;
     infer_embedder *e = keep_calloc(1, sizeof *e);
-    if (!e)
+    if (!e) {
+        infer_gguf_close(g);
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
-    int rc = infer_gguf_open(path, &e->g, err);
+    }
+    e->g = g;
+    int rc = load_model(e, label, opts, err);
     if (rc)
-        goto fail;
-    if ((rc = load_model(e, path, opts, err)))
         goto fail;
     if ((rc = infer_pool_create(opts ? opts->n_threads : 0, &e->pool, err)))
         goto fail;
@@ -400,6 +409,28 @@ fail:
     return rc;
 }
 
+int infer_embedder_open(const char *path, const infer_embed_opts *opts, infer_embedder **out,
+                        keep_err *err)
+{
+    infer_gguf *g = NULL;
+    *out = NULL;
+    int rc = infer_gguf_open(path, &g, err);
+    if (rc)
+        return rc;
+    return open_gguf(g, path, opts, out, err);
+}
+
+int infer_embedder_open_memory(const void *data, size_t len, const infer_embed_opts *opts,
+                               infer_embedder **out, keep_err *err)
+{
+    infer_gguf *g = NULL;
+    *out = NULL;
+    int rc = infer_gguf_open_memory(data, len, &g, err);
+    if (rc)
+        return rc;
+    return open_gguf(g, "model", opts, out, err);
+}
+
 static void free_batch(infer_embedder *e)
 {
     keep_free(e->x);
@@ -407,7 +438,8 @@ static void free_batch(infer_embedder *e)
     keep_free(e->ctx);
     keep_free(e->tmp);
     keep_free(e->ffb);
-    e->x = e->qkv = e->ctx = e->tmp = e->ffb = NULL;
+    keep_free(e->rope);
+    e->x = e->qkv = e->ctx = e->tmp = e->ffb = e->rope = NULL;
     e->cap_tokens = 0;
 }
 
@@ -424,7 +456,7 @@ void infer_embedder_free(infer_embedder *e)
         keep_free(e->owned[i]);
     keep_free(e->owned);
     keep_free(e->layers);
-    keep_free(e->rope);
+    keep_free(e->inv_freq);
     keep_free(e->name);
     keep_free(e->qprefix);
     keep_free(e->pprefix);
@@ -498,6 +530,15 @@ static void embed_job(void *ctx, size_t t0, size_t t1, int thread)
             for (size_t i = 0; i < d; i++)
                 x[i] += e->type0[i];
         infer__layer_norm(x, NULL, d, e->eln_w, e->eln_b, e->eps);
+        if (e->inv_freq) {
+            /* cos and sin of this token's rotary angles, for every layer */
+            float *cs = e->rope + t * e->dh;
+            float pos = (float)(t - f->off[s]);
+            for (size_t i = 0; i < e->dh / 2; i++) {
+                cs[2 * i] = cosf(pos * e->inv_freq[i]);
+                cs[2 * i + 1] = sinf(pos * e->inv_freq[i]);
+            }
+        }
     }
 }
 
@@ -564,11 +605,9 @@ static void rope_job(void *ctx, size_t t0, size_t t1, int thread)
     fwd *f = ctx;
     infer_embedder *e = f->e;
     (void)thread;
-    size_t s = 0, half = e->dh / 2;
+    size_t half = e->dh / 2;
     for (size_t t = t0; t < t1; t++) {
-        while (f->off[s + 1] <= t)
-            s++;
-        const float *cs = e->rope + (t - f->off[s]) * half * 2;
+        const float *cs = e->rope + t * half * 2; /* filled by embed_job */
         for (size_t h = 0; h < 2 * e->n_head; h++) {
             float *v = e->qkv + t * 3 * e->d + h * e->dh; /* q heads then k heads */
             for (size_t i = 0; i < half; i++) {
@@ -650,7 +689,8 @@ static int ensure_batch(infer_embedder *e, size_t T, keep_err *err)
     e->ctx = keep_malloc(T * e->d * sizeof(float));
     e->tmp = keep_malloc(T * e->d * sizeof(float));
     e->ffb = keep_malloc(T * ffw * sizeof(float));
-    if (!e->x || !e->qkv || !e->ctx || !e->tmp || !e->ffb) {
+    e->rope = e->arch == ARCH_NOMIC ? keep_malloc(T * e->dh * sizeof(float)) : NULL;
+    if (!e->x || !e->qkv || !e->ctx || !e->tmp || !e->ffb || (e->arch == ARCH_NOMIC && !e->rope)) {
         free_batch(e);
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory for a batch of %zu tokens", T);
     }

@@ -56,6 +56,10 @@ typedef struct infer_embed_opts {
  * naming it. Caller frees *out with infer_embedder_free. */
 int infer_embedder_open(const char *path, const infer_embed_opts *opts, infer_embedder **out,
                         keep_err *err);
+/* Same over a GGUF file in memory, which is not copied: it must outlive the
+ * embedder. Caller frees *out with infer_embedder_free. */
+int infer_embedder_open_memory(const void *data, size_t len, const infer_embed_opts *opts,
+                               infer_embedder **out, keep_err *err);
 void infer_embedder_free(infer_embedder *e);
 
 /* Width of the vectors. */
