@@ -787,10 +787,14 @@ static int forward(infer_embedder *e, const int32_t *ids, const size_t *off, siz
         double n2 = 0;
         for (size_t i = 0; i < d; i++)
             n2 += (double)o[i] * o[i];
+        /* Random or corrupt weights can overflow; a vector of NaN would
+         * poison an index silently, so it is an error. */
+        if (!isfinite(n2))
+            return keep_err_set(err, KEEP_ERR_CORRUPT, "the model produced non-finite values (text %zu of the pass)", s);
         if (n2 > 0) {
-            float inv = (float)(1.0 / sqrt(n2));
+            double inv = 1.0 / sqrt(n2); /* in double: n2 may be far outside float range */
             for (size_t i = 0; i < d; i++)
-                o[i] *= inv;
+                o[i] = (float)((double)o[i] * inv);
         }
     }
     return KEEP_OK;

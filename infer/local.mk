@@ -27,7 +27,7 @@ tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/tap.h
 tests_test_tokenizer_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_tokenizer
-FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
+FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer tests/fuzz/fuzz_bert
 libkeep_a_SOURCES += infer/infer.h infer/model_file.c
 # thread pool
 libkeep_a_SOURCES += infer/pool.c infer/pool.h
