@@ -18,6 +18,14 @@ void keep_config_defaults(keep_config *cfg)
     cfg->search_k = 10;
     cfg->max_chunks_per_doc = 3;
     cfg->busy_timeout_ms = 10000;
+    snprintf(cfg->web_listen, sizeof cfg->web_listen, "127.0.0.1:8080");
+    cfg->web_threads = 4;
+    cfg->web_max_upload_mb = 64;
+    cfg->web_timeout_s = 30;
+    cfg->web_session_hours = 12;
+    cfg->web_login_failures = 5;
+    cfg->web_tls_cert[0] = cfg->web_tls_key[0] = cfg->web_trusted_proxies[0] = '\0';
+    snprintf(cfg->web_proxy_user_header, sizeof cfg->web_proxy_user_header, "X-Remote-User");
 }
 
 typedef struct {
@@ -55,6 +63,26 @@ static const int_key int_keys[] = {
     IN("search", "k", search_k, 1, 1000),
     IN("search", "max_chunks_per_doc", max_chunks_per_doc, 1, 1000),
     IN("store", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
+    IN("web", "threads", web_threads, 1, 256),
+    SZ("web", "max_upload_mb", web_max_upload_mb, 1, 4096),
+    IN("web", "timeout_s", web_timeout_s, 1, 3600),
+    IN("web", "session_hours", web_session_hours, 1, 8760),
+    IN("web", "login_failures", web_login_failures, 1, 1000),
+};
+
+/* Text keys: copied into fixed-size fields (too long is an error). */
+typedef struct {
+    const char *section, *key;
+    size_t offset, size;
+} str_key;
+
+#define ST(s, k, f) {s, k, offsetof(keep_config, f), sizeof(((keep_config *)0)->f)}
+static const str_key str_keys[] = {
+    ST("web", "listen", web_listen),
+    ST("web", "tls_cert", web_tls_cert),
+    ST("web", "tls_key", web_tls_key),
+    ST("web", "trusted_proxies", web_trusted_proxies),
+    ST("web", "proxy_user_header", web_proxy_user_header),
 };
 
 /* Debian's inih is built without line numbers in the handler. */
@@ -63,6 +91,13 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     load_ctx *c = user;
     if (c->failed)
         return 0;
+    if (strcmp(section, "folder") == 0) { /* read by keep_config_folders */
+        if (strcmp(name, "path") == 0 || strcmp(name, "collection") == 0)
+            return 1;
+        keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [folder]", name);
+        c->failed = 1;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
         const int_key *k = &int_keys[i];
         if (strcmp(section, k->section) || strcmp(name, k->key))
@@ -79,6 +114,20 @@ static int on_entry(void *user, const char *section, const char *name, const cha
             *(size_t *)(base + k->offset) = (size_t)v;
         else
             *(int *)(base + k->offset) = (int)v;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
+        const str_key *k = &str_keys[i];
+        if (strcmp(section, k->section) || strcmp(name, k->key))
+            continue;
+        size_t n = strlen(value);
+        if (n >= k->size) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: %s.%s is longer than %zu bytes",
+                         section, name, k->size - 1);
+            c->failed = 1;
+            return 0;
+        }
+        memcpy((char *)c->cfg + k->offset, value, n + 1);
         return 1;
     }
     keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [%s]", name, section);
@@ -125,10 +174,90 @@ int keep_config_write_default(const char *path, keep_err *err)
             ";max_file_mb = %zu\n;max_text_mb = %zu\n;chunk_chars = %zu\n;chunk_overlap = %zu\n"
             ";threads = %d\n\n"
             "[search]\n;k = %d\n;max_chunks_per_doc = %d\n\n"
-            "[store]\n;busy_timeout_ms = %d\n",
+            "[store]\n;busy_timeout_ms = %d\n\n"
+            "[web]\n;listen = %s\n;threads = %d\n;max_upload_mb = %zu\n;timeout_s = %d\n"
+            ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"
+            ";trusted_proxies =\n;proxy_user_header = %s\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
-            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms);
+            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.web_listen, d.web_threads,
+            d.web_max_upload_mb, d.web_timeout_s, d.web_session_hours, d.web_login_failures,
+            d.web_proxy_user_header);
     if (fclose(f) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
     return KEEP_OK;
+}
+
+/* ---- drop folders ------------------------------------------------------------ */
+
+typedef struct {
+    int (*fn)(void *ud, const char *folder, const char *collection);
+    void *ud;
+    keep_err *err;
+    char folder[4096], collection[256];
+    int have, stop, failed;
+} folders_ctx;
+
+static int folder_flush(folders_ctx *c)
+{
+    if (!c->have || c->stop)
+        return 0;
+    c->have = 0;
+    if (c->fn(c->ud, c->folder, c->collection[0] ? c->collection : "default"))
+        c->stop = 1;
+    c->collection[0] = '\0';
+    return c->stop;
+}
+
+static int on_folder_entry(void *user, const char *section, const char *name, const char *value)
+{
+    folders_ctx *c = user;
+    if (c->stop || c->failed || strcmp(section, "folder") != 0)
+        return 1;
+    if (strcmp(name, "path") == 0) {
+        folder_flush(c); /* a new block starts with its path */
+        if (!*value || strlen(value) >= sizeof c->folder) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: [folder] path is empty or too long");
+            c->failed = 1;
+            return 0;
+        }
+        snprintf(c->folder, sizeof c->folder, "%s", value);
+        c->have = 1;
+    } else if (strcmp(name, "collection") == 0) {
+        if (!*value || strlen(value) > 128) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: a collection name is 1 to 128 characters");
+            c->failed = 1;
+            return 0;
+        }
+        snprintf(c->collection, sizeof c->collection, "%s", value);
+    }
+    return 1;
+}
+
+int keep_config_folders(const char *path,
+                        int (*fn)(void *ud, const char *folder, const char *collection),
+                        void *ud, keep_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? KEEP_OK
+                               : keep_err_set(err, KEEP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    folders_ctx *c = keep_calloc(1, sizeof *c);
+    if (!c) {
+        fclose(f);
+        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+    }
+    c->fn = fn;
+    c->ud = ud;
+    c->err = err;
+    int line = ini_parse_file(f, on_folder_entry, c);
+    fclose(f);
+    int rc = KEEP_OK;
+    if (c->failed)
+        rc = KEEP_ERR_USAGE;
+    else if (line != 0)
+        rc = keep_err_set(err, KEEP_ERR_USAGE, "keep.conf:%d: syntax error", line);
+    else
+        folder_flush(c);
+    keep_free(c);
+    return rc;
 }

@@ -21,12 +21,33 @@ typedef struct keep_config {
     int max_chunks_per_doc;  /* results per document by default */
     /* [store] */
     int busy_timeout_ms;     /* SQLite busy timeout */
+    /* [web] */
+    char web_listen[128];        /* ADDR:PORT of keep serve */
+    int web_threads;             /* request threads */
+    size_t web_max_upload_mb;    /* request body cap for uploads */
+    int web_timeout_s;           /* idle connection timeout */
+    int web_session_hours;       /* browser session lifetime */
+    int web_login_failures;      /* failed logins per user per 15 minutes */
+    char web_tls_cert[1024];     /* PEM certificate: HTTPS when set with the key */
+    char web_tls_key[1024];      /* PEM private key */
+    char web_trusted_proxies[512]; /* addresses whose user header is believed */
+    char web_proxy_user_header[128]; /* the reverse proxy's user header */
 } keep_config;
 
 void keep_config_defaults(keep_config *cfg);
 /* Reads path into cfg (defaults for keys not given). A missing file is not an
  * error (defaults stay). Unknown sections/keys and bad values are. */
 int keep_config_load(const char *path, keep_config *cfg, keep_err *err);
+/* Drop folders declared in keep.conf, one block per folder:
+ *     [folder]
+ *     path = /srv/drop/hr
+ *     collection = hr        (default: default)
+ * fn is called once per folder in file order; a non-zero return stops.
+ * A missing file means no folders. */
+int keep_config_folders(const char *path,
+                        int (*fn)(void *ud, const char *folder, const char *collection),
+                        void *ud, keep_err *err);
+
 /* Writes a commented keep.conf with the defaults (used on first run). */
 int keep_config_write_default(const char *path, keep_err *err);
 

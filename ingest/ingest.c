@@ -14,6 +14,7 @@
 #include "encoding.h"
 #include "parse_csv.h"
 #include "parse_mail.h"
+#include "parse_office.h"
 #include "parse_pdf.h"
 #include "parse_text.h"
 #include "parse_web.h"
@@ -86,6 +87,12 @@ static const format_entry formats[] = {
     {"eml", ingest_parse_email, NULL},
     {"mbox", ingest_parse_mbox, NULL},
     {"pdf", ingest_parse_pdf, NULL},
+    {"docx", ingest_parse_docx, NULL},
+    {"pptx", ingest_parse_pptx, NULL},
+    {"xlsx", ingest_parse_xlsx, NULL},
+    {"odt", ingest_parse_odt, NULL},
+    {"odp", ingest_parse_odp, NULL},
+    {"ods", ingest_parse_ods, NULL},
     {"html", ingest_parse_html, NULL},
     {"xml", ingest_parse_xml, NULL},
     {"png", NULL, "image files need OCR, which this build does not have"},
@@ -103,6 +110,16 @@ static const format_entry *detect(const char *name, const char *data, size_t len
     if (!fmt) {
         keep_err_set(err, KEEP_ERR_UNSUPPORTED, "%s", reason[0] ? reason : "unsupported file type");
         return NULL;
+    }
+    /* flat OpenDocument files are XML to libmagic; their extension says which */
+    if (strcmp(fmt, "xml") == 0) {
+        const char *dot = name ? strrchr(name, '.') : NULL;
+        if (dot && strcasecmp(dot, ".fodt") == 0)
+            fmt = "odt";
+        else if (dot && strcasecmp(dot, ".fodp") == 0)
+            fmt = "odp";
+        else if (dot && strcasecmp(dot, ".fods") == 0)
+            fmt = "ods";
     }
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         if (strcmp(formats[i].name, fmt) != 0)
@@ -234,6 +251,11 @@ static int parse_bytes(const char *name, const char *data, size_t len, const ing
     keep_err perr;
     keep_err_clear(&perr);
     int rc = fmt->parse(data, len, &lim, &r->doc, &perr);
+    /* A file of a format Keep reads that its parser cannot open (password,
+     * unsupported variant) failed: the operator has something to fix, so it
+     * belongs in `keep docs list --failed`, not among the skipped. */
+    if (rc == KEEP_ERR_UNSUPPORTED)
+        rc = KEEP_ERR_PARSE;
     if (rc == KEEP_OK)
         rc = ingest_doc_finish(&r->doc);
     if (rc) {

@@ -33,3 +33,15 @@ tests_test_pdfweb_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_pdfweb_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_pdfweb
 FUZZ_TARGETS += tests/fuzz/fuzz_pdf tests/fuzz/fuzz_html tests/fuzz/fuzz_xml
+
+# Office Open XML and OpenDocument: bounded zip access, shared helpers, parsers
+libkeep_a_SOURCES += ingest/zip_safe.c ingest/zip_safe.h
+libkeep_a_SOURCES += ingest/office_util.c ingest/office_util.h ingest/parse_office.h
+libkeep_a_SOURCES += ingest/parse_docx.c ingest/parse_pptx.c ingest/parse_xlsx.c \
+	ingest/parse_odf.c
+check_PROGRAMS += tests/test_office
+tests_test_office_SOURCES = tests/test_office.c tests/tap.h
+tests_test_office_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_office_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_office
+FUZZ_TARGETS += tests/fuzz/fuzz_office

@@ -1,4 +1,6 @@
 /* test_ingest.c — the ingest_doc builder, text and Markdown parsers, chunker. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingest/chunker.h"
@@ -171,8 +173,28 @@ static void test_errors(void)
     OK(!ingest_is_ignored_name("notes.md"), "normal file kept");
 }
 
+/* Format routing for files whose content alone is ambiguous. */
+static void test_routing(void)
+{
+    char path[4096];
+    const char *src = getenv("KEEP_SRCDIR");
+    ingest_result *r = NULL;
+    keep_err err;
+    snprintf(path, sizeof path, "%s/tests/data/office/src/handbook.fodt", src ? src : "..");
+    ASSERT_EQ_INT(ingest_file(path, NULL, &r, &err), KEEP_OK, "flat ODF text parses");
+    if (r)
+        ASSERT_EQ_STR(ingest_result_format(r), "odt", "a .fodt goes to the OpenDocument parser");
+    ingest_result_free(r);
+    snprintf(path, sizeof path, "%s/tests/data/office/encrypted.odt", src ? src : "..");
+    int rc = ingest_file(path, NULL, &r, &err);
+    OK(rc != KEEP_OK && rc != KEEP_ERR_UNSUPPORTED, "a password-protected file fails, not skipped");
+    OK(strstr(err.msg, "password") != NULL, "and says why");
+    ingest_result_free(r);
+}
+
 int main(void)
 {
+    test_routing();
     test_builder();
     test_markdown();
     test_chunker();
