@@ -868,18 +868,36 @@ int infer_embed(infer_embedder *e, const char *const *texts, const size_t *lens,
     int32_t sep = infer_tokenizer_special(e->tok, INFER_SPECIAL_SEP);
     for (size_t i = 0; i < n; i++) {
         size_t len = lens ? lens[i] : strlen(texts[i]);
-        keep_buf_reset(&text);
-        if (keep_buf_append(&text, prefix, plen) || keep_buf_append(&text, texts[i], len)) {
-            rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
-            goto done;
+        /* Only the first max_tokens tokens are used, so a long text is
+         * tokenized by growing prefixes cut after a space: WordPiece treats
+         * the words before a space alike with or without what follows, so
+         * once a prefix gives enough tokens they are the text's first ones. */
+        size_t take = e->max_tokens * 16;
+        int cut;
+        for (;;) {
+            size_t use = len;
+            if (take < len) {
+                use = take;
+                while (use > 0 && texts[i][use - 1] != ' ' && texts[i][use - 1] != '\n')
+                    use--;
+            }
+            keep_buf_reset(&text);
+            if (keep_buf_append(&text, prefix, plen) || keep_buf_append(&text, texts[i], use)) {
+                rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            keep_free(tids);
+            tids = NULL;
+            rc = infer_tokenize_alloc(e->tok, text.data ? text.data : "", text.len, INFER_TOK_ADD_SPECIAL,
+                                      &tids, &nt, err);
+            if (rc)
+                goto done;
+            /* Enough when the prefix's tokens before [SEP] fill the context. */
+            if (use == len || nt > e->max_tokens)
+                break;
+            take *= 2;
         }
-        keep_free(tids);
-        tids = NULL;
-        rc = infer_tokenize_alloc(e->tok, text.data ? text.data : "", text.len, INFER_TOK_ADD_SPECIAL,
-                                  &tids, &nt, err);
-        if (rc)
-            goto done;
-        int cut = nt > e->max_tokens;
+        cut = nt > e->max_tokens;
         if (cut) {
             /* Keep the head of the text and the closing [SEP] it had. */
             int32_t last = tids[nt - 1];

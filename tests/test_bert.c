@@ -168,6 +168,24 @@ static void test_edges(void)
         keep_free(v);
     }
     keep_free(ids);
+    /* 5 MiB of the same words (over the tokenizer's 4 MiB cap): only a
+     * prefix is tokenized, and the vector is the 600-word text's. */
+    char *huge = keep_malloc((size_t)5 << 20);
+    if (huge) {
+        size_t hl = ((size_t)5 << 20) - 8;
+        for (size_t i = 0; i < hl; i++)
+            huge[i] = "backup "[i % 7];
+        const char *ht[1] = {huge};
+        size_t hlen[1] = {hl};
+        unsigned char ht_cut = 0;
+        float *hv = keep_calloc(dim, sizeof(float));
+        rc = infer_embed(e, ht, hlen, 1, 0, hv, &ht_cut, &err);
+        ASSERT_EQ_INT(rc, KEEP_OK, "a 5 MiB text embeds (only its head is tokenized)");
+        ASSERT_EQ_INT(ht_cut, 1, "and is reported truncated");
+        ASSERT_NEAR(max_abs_diff(hv, out, dim), 0, 1e-6, "5 MiB text == the 600-word text (same first 511 tokens)");
+        keep_free(hv);
+        keep_free(huge);
+    }
     double n2 = 0;
     for (size_t i = 0; i < dim; i++)
         n2 += (double)out[dim + i] * out[dim + i];
