@@ -179,8 +179,8 @@ static int arch_int(const infer_embedder *e, const char *path, const char *suffi
     return KEEP_OK;
 }
 
-/* Case-insensitive search for needle in hay. */
-static int has_word(const char *hay, const char *needle)
+/* Whether hay contains needle (lower case), ignoring case. */
+static int contains_ci(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
     for (const char *p = hay; *p; p++) {
@@ -198,19 +198,19 @@ static void detect_prefixes(const char *name, const char **q, const char **p)
 {
     static const char retrieval[] = "Represent this sentence for searching relevant passages: ";
     *q = *p = "";
-    if (has_word(name, "nomic")) {
+    if (contains_ci(name, "nomic")) {
         *q = "search_query: ";
         *p = "search_document: ";
-    } else if (has_word(name, "e5-") || has_word(name, "-e5")) {
+    } else if (contains_ci(name, "e5-") || contains_ci(name, "-e5")) {
         *q = "query: ";
         *p = "passage: ";
-    } else if (has_word(name, "bge") && !has_word(name, "m3")) {
-        *q = has_word(name, "-zh") ? "\xe4\xb8\xba\xe8\xbf\x99\xe4\xb8\xaa\xe5\x8f\xa5\xe5\xad\x90"
+    } else if (contains_ci(name, "bge") && !contains_ci(name, "m3")) {
+        *q = contains_ci(name, "-zh") ? "\xe4\xb8\xba\xe8\xbf\x99\xe4\xb8\xaa\xe5\x8f\xa5\xe5\xad\x90"
                                      "\xe7\x94\x9f\xe6\x88\x90\xe8\xa1\xa8\xe7\xa4\xba\xe4\xbb\xa5"
                                      "\xe7\x94\xa8\xe4\xba\x8e\xe6\xa3\x80\xe7\xb4\xa2\xe7\x9b\xb8"
                                      "\xe5\x85\xb3\xe6\x96\x87\xe7\xab\xa0\xef\xbc\x9a"
                                    : retrieval;
-    } else if (has_word(name, "mxbai-embed") || has_word(name, "arctic-embed")) {
+    } else if (contains_ci(name, "mxbai-embed") || contains_ci(name, "arctic-embed")) {
         *q = retrieval;
     }
 }
