@@ -1,4 +1,4 @@
-/* emb_gemm.c — float matrix product, vector exp and GELU for the encoder
+/* emb_gemm.c — float matrix product, GELU, softmax and layer norm for the encoder
  * models (emb_gemm.h): panel packing (weight dequantization), then the tiled
  * product of emb_gemm_tpl.h compiled three times — portable C, AVX2 + FMA and
  * AVX-512 — with the level chosen per call from infer_cpu_level(). Functions
@@ -109,12 +109,6 @@ size_t infer__gemm_scratch_floats(size_t k)
 
 #define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
 
-static void vexp_c(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = x[i] < -87.0f ? 0.0f : expf(x[i] > 88.0f ? 88.0f : x[i]);
-}
-
 static void vgelu_c(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -182,17 +176,6 @@ static inline __attribute__((always_inline)) X2_TGT __m256 exp8(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-X2_TGT static void vexp_avx2(float *x, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 lo = _mm256_cmp_ps(v, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
-        _mm256_storeu_ps(x + i, _mm256_andnot_ps(lo, exp8(v)));
-    }
-    vexp_c(x + i, n - i);
 }
 
 X2_TGT static void vgelu_avx2(float *x, size_t n)
@@ -358,17 +341,6 @@ void infer__softmax(float *x, size_t n, float scale)
     }
 #endif
     softmax_c(x, n, scale);
-}
-
-void infer__vexp(float *x, size_t n)
-{
-#if defined(__x86_64__)
-    if (infer_cpu_level() >= INFER_CPU_AVX2) {
-        vexp_avx2(x, n);
-        return;
-    }
-#endif
-    vexp_c(x, n);
 }
 
 void infer__vgelu(float *x, size_t n)

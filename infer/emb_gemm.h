@@ -1,5 +1,5 @@
 /* emb_gemm.h — the float matrix product behind batched encoder passes
- * (infer/bert.c), and the vector exp / GELU they need. Internal to infer/.
+ * (infer/bert.c), and the GELU, softmax and layer norm they need. Internal to infer/.
  *
  * An encoder pass multiplies every weight matrix by the hidden states of all
  * tokens of a batch at once (hundreds to thousands of rows), so the product is
@@ -51,10 +51,6 @@ size_t infer__gemm_scratch_floats(size_t k);
  * dequantizable (checked when the model is loaded). */
 void infer__gemm(const infer__gemm_b *b, size_t c0, size_t c1, const float *a, size_t lda,
                  size_t m, const float *bias, float *out, size_t ldo, float *scratch, int act);
-
-/* x[i] = exp(x[i]) for i < n; inputs below -87 give 0 (relative error about
- * 2e-7 elsewhere, inputs capped at 88). */
-void infer__vexp(float *x, size_t n);
 
 /* x[i] = GELU(x[i]) in its tanh form, x * sigmoid(2 * sqrt(2/pi) * (x +
  * 0.044715 x^3)), as BERT-family GGUF models are run. */

@@ -554,6 +554,17 @@ static void test_gemm(void)
         err = fmax(err, fabs(x[i] - exp(0.5 * y[i] - mx) / den));
     }
     OK(fabs(sum - 1) < 1e-5 && err < 1e-6, "softmax sums to 1 and matches exp()");
+    float g[41];
+    double gerr = 0;
+    for (int i = 0; i < 41; i++)
+        g[i] = (float)(i - 20) * 0.5f;
+    infer__vgelu(g, 41);
+    for (int i = 0; i < 41; i++) {
+        double v = (i - 20) * 0.5;
+        double want = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+        gerr = fmax(gerr, fabs(g[i] - want));
+    }
+    OK(gerr < 1e-5, "GELU (tanh form) on [-10, 10]");
     keep_free(w);
     keep_free(a);
     keep_free(bias);
