@@ -1,7 +1,12 @@
 # bench/local.mk — benchmarks, built by `make bench` (never run by `make check`)
-EXTRA_PROGRAMS = bench/search_bench
+EXTRA_PROGRAMS = bench/search_bench bench/embed
 bench_search_bench_SOURCES = bench/search_bench.c
 bench_search_bench_LDADD = $(TEST_LIBS)
 nodist_EXTRA_bench_search_bench_SOURCES = build-aux/force-cxx-link.cpp
-bench: bench/search_bench$(EXEEXT)
+# Embeddings per second against llama.cpp: bench/embed.sh (see bench/README.md)
+bench_embed_SOURCES = bench/embed.c
+bench_embed_LDADD = $(TEST_LIBS)
+nodist_EXTRA_bench_embed_SOURCES = build-aux/force-cxx-link.cpp
+EXTRA_DIST += bench/embed.sh
+bench: bench/search_bench$(EXEEXT) bench/embed$(EXEEXT)
 .PHONY: bench

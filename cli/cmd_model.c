@@ -3,6 +3,7 @@
  * subcommand is one entry of the table at the bottom. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -10,13 +11,19 @@
 
 static const char usage[] =
     "usage: keep model info M.gguf [--json]\n"
-    "       keep model tokenize M.gguf TEXT [--json] [--no-bos] [--special]\n\n"
+    "       keep model tokenize M.gguf TEXT [--json] [--no-bos] [--special]\n"
+    "       keep model embed M.gguf TEXT [TEXT...] [--json] [--query] [--threads N]\n\n"
     "info       architecture, sizes, tensor types, tokenizer and chat template\n"
     "tokenize   token ids of TEXT: BOS/CLS added as the vocabulary says and\n"
-    "           special-token text not parsed, unless told otherwise\n\n"
+    "           special-token text not parsed, unless told otherwise\n"
+    "embed      one L2-normalized vector per TEXT (BERT-family models), as\n"
+    "           passages unless --query; texts over the context are truncated\n"
+    "           (a warning says so)\n\n"
     "  --json      one JSON document (tokenize: {\"ids\": [...], \"pieces\": [...]})\n"
     "  --no-bos    add no BOS/EOS/CLS/SEP\n"
-    "  --special   recognise special tokens such as <|im_start|> in TEXT\n";
+    "  --special   recognise special tokens such as <|im_start|> in TEXT\n"
+    "  --query     embed: use the model's query prefix (e5 \"query: \", bge instruction)\n"
+    "  --threads N embed: threads (default: one per physical core)\n";
 
 /* A piece can be a lone byte of a multi-byte character: JSON needs valid
  * UTF-8, so such bytes are shown as <0xAB>. Caller frees with keep_free. */
@@ -139,6 +146,88 @@ static int cmd_tokenize(int argc, char **argv)
     return doc ? cli_print_json(doc) : CLI_OK;
 }
 
+/* Texts come from the command line, so their count is bounded by it. */
+static int cmd_embed(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+                                         {"query", no_argument, 0, 'q'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {0, 0, 0, 0}};
+    int json = 0, query = 0, c;
+    long threads = 0;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j') {
+            json = 1;
+        } else if (c == 'q') {
+            query = 1;
+        } else if (c == 't') {
+            char *end;
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 256)
+                return cli_usage_error(&cli_cmd_model, "--threads takes 1..256");
+        } else {
+            return cli_usage_error(&cli_cmd_model, "unknown or incomplete option %s", argv[optind - 1]);
+        }
+    }
+    if (argc - optind < 2)
+        return cli_usage_error(&cli_cmd_model, "embed takes a model file and at least one text");
+    const char *path = argv[optind];
+    size_t n = (size_t)(argc - optind - 1);
+    const char *const *texts = (const char *const *)(argv + optind + 1);
+    infer_embed_opts o = {.n_threads = (int)threads, .pooling = INFER_POOL_DEFAULT};
+    infer_embedder *e = NULL;
+    keep_err err;
+    keep_err_clear(&err);
+    if (infer_embedder_open(path, &o, &e, &err))
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    size_t dim = infer_embedder_dim(e);
+    float *vec = keep_calloc(n, dim * sizeof(float));
+    unsigned char *cut = keep_calloc(n, 1);
+    if (!vec || !cut) {
+        keep_free(vec);
+        keep_free(cut);
+        infer_embedder_free(e);
+        return cli_error(CLI_FAIL, "out of memory");
+    }
+    if (infer_embed(e, texts, NULL, n, query, vec, cut, &err)) {
+        keep_free(vec);
+        keep_free(cut);
+        infer_embedder_free(e);
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (cut[i])
+            fprintf(stderr, "keep: text %zu truncated to %zu tokens\n", i, infer_embedder_max_tokens(e));
+    int rc = CLI_OK;
+    if (json) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "model", infer_embedder_name(e));
+        cJSON_AddNumberToObject(doc, "dim", (double)dim);
+        cJSON *data = cJSON_AddArrayToObject(doc, "data");
+        for (size_t i = 0; i < n; i++) {
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddNumberToObject(item, "index", (double)i);
+            cJSON *arr = cJSON_AddArrayToObject(item, "embedding");
+            for (size_t k = 0; k < dim; k++)
+                cJSON_AddItemToArray(arr, cJSON_CreateNumber(vec[i * dim + k]));
+            cJSON_AddItemToArray(data, item);
+        }
+        rc = cli_print_json(doc);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < dim; k++)
+                printf(k ? " %.7g" : "%.7g", (double)vec[i * dim + k]);
+            putchar('\n');
+        }
+    }
+    keep_free(vec);
+    keep_free(cut);
+    infer_embedder_free(e);
+    return rc;
+}
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -147,6 +236,7 @@ typedef struct {
 static const model_sub subs[] = {
     {"info", cmd_info},
     {"tokenize", cmd_tokenize},
+    {"embed", cmd_embed},
 };
 
 static int run(cli_env *env, int argc, char **argv)

@@ -47,5 +47,20 @@ tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/tap.h
 tests_test_tokenizer_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_tokenizer
-FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
+FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer tests/fuzz/fuzz_bert
 libkeep_a_SOURCES += infer/infer.h infer/model_file.c
+# thread pool
+libkeep_a_SOURCES += infer/pool.c infer/pool.h
+check_PROGRAMS += tests/test_pool
+tests_test_pool_SOURCES = tests/test_pool.c tests/tap.h
+tests_test_pool_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_pool_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_pool
+# embedding models
+libkeep_a_SOURCES += infer/bert.c infer/bert_synth.c infer/bert_synth.h infer/emb_gemm.c infer/emb_gemm.h infer/emb_gemm_tpl.h
+check_PROGRAMS += tests/test_bert
+tests_test_bert_SOURCES = tests/test_bert.c tests/tap.h
+tests_test_bert_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_bert_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_bert
+EXTRA_DIST += tests/data/bert/synth-llamacpp.json
