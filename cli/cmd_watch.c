@@ -204,7 +204,7 @@ static int run(cli_env *env, int argc, char **argv)
     for (;;) {
         /* embeddings of the new chunks, after the first sync and each batch */
         if (idx_dropsync_take_changes(d) && !g_stop)
-            cli_refresh_vectors(NULL, store, 0, 0, NULL);
+            cli_refresh_vectors(env, store, 0, 0, NULL);
         int prc = idx_dropsync_poll(d, -1, &err);
         if (prc == KEEP_ERR_CANCELLED)
             break;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "infer/infer.h"
 
 int cli_error(int code, const char *fmt, ...)
 {
@@ -137,7 +138,14 @@ int cli_retr_open(cli_env *env, idx_store *store, const char *as_user, cli_retr 
     if (!stored)
         return CLI_OK; /* no vectors yet: bm25 only */
     idx_embedder *e = NULL;
-    rc = idx_builtin_open(store, &e, &err);
+    keep_config cfg;
+    char conf[4200];
+    snprintf(conf, sizeof conf, "%s/keep.conf", env->data_dir);
+    if (keep_config_load(conf, &cfg, &err)) {
+        keep_free(stored);
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    }
+    rc = infer_configured_embedder(store, cfg.embedding_model, 0, &e, &err);
     if (rc && rc != KEEP_ERR_NOTFOUND) {
         keep_free(stored);
         return cli_error(CLI_FAIL, "%s", err.msg);
@@ -178,9 +186,16 @@ static int on_embed_progress(void *ud, size_t done, size_t total)
 
 int cli_refresh_vectors(cli_env *env, idx_store *store, int tty, int relearn, size_t *embedded)
 {
-    (void)env;
     keep_err err;
     keep_err_clear(&err);
+    keep_config cfg;
+    keep_config_defaults(&cfg);
+    if (env) {
+        char conf[4200];
+        snprintf(conf, sizeof conf, "%s/keep.conf", env->data_dir);
+        if (keep_config_load(conf, &cfg, &err))
+            return cli_error(CLI_FAIL, "%s", err.msg);
+    }
     double t0 = keep_now_ms();
     int64_t id;
     if (relearn) {
@@ -193,7 +208,8 @@ int cli_refresh_vectors(cli_env *env, idx_store *store, int tty, int relearn, si
             return cli_error(CLI_FAIL, "%s", err.msg);
         keep_err_clear(&err);
     }
-    int rc = idx_builtin_refresh(store, tty ? on_embed_progress : NULL, &t0, NULL, embedded, &err);
+    int rc = infer_refresh_vectors(store, cfg.embedding_model, 0, tty ? on_embed_progress : NULL, &t0,
+                                   embedded, &err);
     if (tty)
         fputs("\r\033[K", stderr);
     if (rc)

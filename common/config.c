@@ -24,6 +24,7 @@ void keep_config_defaults(keep_config *cfg)
     cfg->web_timeout_s = 30;
     cfg->web_session_hours = 12;
     cfg->web_login_failures = 5;
+    cfg->embedding_model[0] = '\0';
     cfg->web_tls_cert[0] = cfg->web_tls_key[0] = cfg->web_trusted_proxies[0] = '\0';
     snprintf(cfg->web_proxy_user_header, sizeof cfg->web_proxy_user_header, "X-Remote-User");
 }
@@ -78,6 +79,7 @@ typedef struct {
 
 #define ST(s, k, f) {s, k, offsetof(keep_config, f), sizeof(((keep_config *)0)->f)}
 static const str_key str_keys[] = {
+    ST("search", "embedding_model", embedding_model),
     ST("web", "listen", web_listen),
     ST("web", "tls_cert", web_tls_cert),
     ST("web", "tls_key", web_tls_key),
@@ -173,7 +175,7 @@ int keep_config_write_default(const char *path, keep_err *err)
             "[ingest]\n"
             ";max_file_mb = %zu\n;max_text_mb = %zu\n;chunk_chars = %zu\n;chunk_overlap = %zu\n"
             ";threads = %d\n\n"
-            "[search]\n;k = %d\n;max_chunks_per_doc = %d\n\n"
+            "[search]\n;k = %d\n;max_chunks_per_doc = %d\n;embedding_model =\n\n"
             "[store]\n;busy_timeout_ms = %d\n\n"
             "[web]\n;listen = %s\n;threads = %d\n;max_upload_mb = %zu\n;timeout_s = %d\n"
             ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"

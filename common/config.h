@@ -22,6 +22,7 @@ typedef struct keep_config {
     /* [store] */
     int busy_timeout_ms;     /* SQLite busy timeout */
     /* [web] */
+    char embedding_model[1024];  /* [search] GGUF embedding model; empty: built-in */
     char web_listen[128];        /* ADDR:PORT of keep serve */
     int web_threads;             /* request threads */
     size_t web_max_upload_mb;    /* request body cap for uploads */

@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "infer/gguf.h"
+#include "index/idx.h"
 #include "infer/tokenizer.h"
 
 /* ==== model files ========================================================== */
@@ -91,6 +92,22 @@ int infer_embed(infer_embedder *e, const char *const *texts, const size_t *lens,
  * (KEEP_ERR_USAGE otherwise). No prefix, no special tokens added. */
 int infer_embed_tokens(infer_embedder *e, const int32_t *ids, const size_t *off, size_t n,
                        float *out, keep_err *err);
+
+/* A GGUF embedding model as index/'s idx_embedder (its vector space named
+ * after the model, so switching models re-embeds). Caller frees with
+ * idx_embedder_free. n_threads 0: one per physical core. */
+int infer_idx_embedder_open(const char *path, int n_threads, idx_embedder **out, keep_err *err);
+/* The embedder a data directory uses: the GGUF model at model_path when it
+ * is set (keep.conf embedding_model), else the built-in one
+ * (KEEP_ERR_NOTFOUND when it has not learned a space yet). */
+int infer_configured_embedder(idx_store *s, const char *model_path, int n_threads,
+                              idx_embedder **out, keep_err *err);
+/* Embeds what is missing with that embedder (everything again when the
+ * stored vectors were made by another); the built-in one learns first when
+ * the corpus needs it. */
+int infer_refresh_vectors(idx_store *s, const char *model_path, int n_threads,
+                          idx_embed_progress_fn progress, void *ud, size_t *n_embedded,
+                          keep_err *err);
 
 /* ==== generation ============================================================ */
 

@@ -64,3 +64,4 @@ tests_test_bert_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_bert_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_bert
 EXTRA_DIST += tests/data/bert/synth-llamacpp.json
+libkeep_a_SOURCES += infer/embed_index.c

@@ -119,7 +119,7 @@ static void search_vectors(web_req *r, idx_vectors **v, idx_embedder **e)
         idx_embedder_free(slot->embedder);
         slot->embedder = NULL;
     }
-    if (!slot->embedder && idx_builtin_open(st, &slot->embedder, &err))
+    if (!slot->embedder && infer_configured_embedder(st, s->cfg.embedding_model, 0, &slot->embedder, &err))
         slot->embedder = NULL;
     if (slot->embedder && strcmp(slot->embedder->name, stored) != 0) {
         idx_embedder_free(slot->embedder);

@@ -657,7 +657,7 @@ static void refresh_vectors(web_server *s)
     keep_err err;
     keep_err_clear(&err);
     size_t n = 0;
-    if (idx_builtin_refresh(s->watch_store, NULL, NULL, NULL, &n, &err))
+    if (infer_refresh_vectors(s->watch_store, s->cfg.embedding_model, 0, NULL, NULL, &n, &err))
         web__log(s, "embedding: %s", err.msg);
     else if (n)
         web__log(s, "embedding: %zu chunks embedded", n);

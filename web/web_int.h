@@ -11,6 +11,7 @@
 
 #include "index/auth.h"
 #include "index/dropsync.h"
+#include "infer/infer.h"
 #include "web.h"
 
 /* A JSON request body larger than this is refused (uploads have their own cap). */
