@@ -64,7 +64,7 @@ tap_eq "$(printf '%s' "$out" | jq -r '.updated')" "1" "changed file updated"
 tap_eq "$(printf '%s' "$out" | jq -r '.added')" "1" "legacy-encoded file added"
 tap_eq "$(printf '%s' "$out" | jq -r '.removed')" "1" "deleted file removed"
 tap_eq "$(printf '%s' "$out" | jq -r '.failed')" "1" "broken file failed"
-tap_eq "$(printf '%s' "$out" | jq -r '.skipped')" "1" "binary file skipped"
+tap_eq "$(printf '%s' "$out" | jq -r '.files[] | select(.path | endswith("/tool.bin")) | .status')" "skipped" "binary file skipped"
 tap_match "$("$KEEP" --data "$D" search "nightly incremental retention")" "42 days" "changed content searchable"
 tap_eq "$("$KEEP" --data "$D" search --json "probation period feedback" | jq '[.results[] | select(.path | test("onboarding"))] | length')" "0" "removed file not found"
 failed=$("$KEEP" --data "$D" docs list --failed --json)
