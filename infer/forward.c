@@ -24,24 +24,6 @@
 #define ATT_TOKEN_BLOCK 16
 #define MAX_POOL_THREADS 256
 
-struct infer_ctx {
-    const infer_model *m;
-    infer_pool *pool;
-    int n_threads;
-    size_t n_ctx, n_batch;
-
-    uint16_t *kcache, *vcache; /* [layer][kv head][n_ctx][head dim] */
-    int32_t *tokens;           /* what the cache holds, n_past of them */
-    size_t n_past;
-
-    float *x, *xn, *q, *k, *v, *att, *gate, *up, *tmp;
-    float *rope_cs;      /* [n_batch][n_rot/2][2] cos, sin */
-    char *qa;            /* quantized activations */
-    size_t qa_cap;
-    float *scores;       /* per thread: n_ctx */
-    float *logits;
-    int have_logits;
-};
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -266,7 +248,7 @@ static void add_bias(float *x, const float *bias, size_t m, size_t n)
 /* Runs tokens ids[0..n) at positions pos0.. through every layer, leaving the
  * final residual stream of each in c->x; the KV cache gets their keys and
  * values. */
-static void forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos0)
+static int forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos0)
 {
     const infer_model *m = c->m;
     size_t E = m->n_embd, hdk = m->head_dim_k, hdv = m->head_dim_v;
@@ -282,6 +264,7 @@ static void forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos
 
     for (size_t l = 0; l < m->n_layer; l++) {
         const infer_layer *L = &m->layers[l];
+        if (atomic_load_explicit(&c->cancel, memory_order_relaxed)) return KEEP_ERR_CANCELLED;
         for (size_t t = 0; t < n; t++) rmsnorm(c->xn + t * E, c->x + t * E, L->attn_norm, E, m->rms_eps);
         const infer_mat *wqkv[3] = {&L->wq, &L->wk, &L->wv};
         float *oqkv[3] = {c->q, c->k, c->v};
@@ -323,6 +306,7 @@ static void forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos
         matmul1(c, c->gate, n, &L->wdown, c->tmp);
         for (size_t i = 0; i < n * E; i++) c->x[i] += c->tmp[i];
     }
+    return KEEP_OK;
 }
 
 /* ---- context ------------------------------------------------------------------ */
@@ -395,9 +379,15 @@ int infer_ctx_new(const infer_model *m, const infer_ctx_params *p, infer_ctx **o
     c->rope_cs = alloc_floats(B * m->n_rot, &fail);
     c->scores = alloc_floats((size_t)c->n_threads * c->n_ctx, &fail);
     c->logits = alloc_floats(m->n_vocab, &fail);
+    c->samp_p = alloc_floats(m->n_vocab, &fail);
+    c->samp_id = keep_malloc(m->n_vocab * sizeof(int32_t));
+    c->seq = keep_malloc(c->n_ctx * sizeof(int32_t));
+    if (!c->samp_id || !c->seq) fail = 1;
+    atomic_init(&c->cancel, 0);
     size_t ab = max_act_bytes(m, &m->output, 0);
     for (size_t l = 0; l < m->n_layer; l++) {
         const infer_layer *L = &m->layers[l];
+        if (atomic_load_explicit(&c->cancel, memory_order_relaxed)) return KEEP_ERR_CANCELLED;
         const infer_mat *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wgate, &L->wup, &L->wdown};
         for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) ab = max_act_bytes(m, ws[i], ab);
     }
@@ -434,6 +424,9 @@ void infer_ctx_free(infer_ctx *c)
     keep_free(c->scores);
     keep_free(c->logits);
     keep_free(c->qa);
+    keep_free(c->samp_p);
+    keep_free(c->samp_id);
+    keep_free(c->seq);
     keep_free(c);
 }
 
@@ -441,6 +434,11 @@ size_t infer_ctx_n_ctx(const infer_ctx *c) { return c->n_ctx; }
 int infer_ctx_n_threads(const infer_ctx *c) { return c->n_threads; }
 size_t infer_ctx_n_past(const infer_ctx *c) { return c->n_past; }
 const float *infer_ctx_logits(const infer_ctx *c) { return c->have_logits ? c->logits : NULL; }
+
+void infer_ctx_cancel(infer_ctx *c)
+{
+    atomic_store(&c->cancel, 1);
+}
 
 void infer_ctx_reset(infer_ctx *c)
 {
@@ -469,7 +467,11 @@ int infer_ctx_eval(infer_ctx *c, const int32_t *ids, size_t n, size_t *n_compute
     size_t done = keep;
     while (done < n) {
         size_t nb = n - done < c->n_batch ? n - done : c->n_batch;
-        forward_batch(c, ids + done, nb, done);
+        if (forward_batch(c, ids + done, nb, done)) {
+            if (n_computed) *n_computed = done - keep;
+            atomic_store(&c->cancel, 0);
+            return keep_err_set(err, KEEP_ERR_CANCELLED, "eval: cancelled");
+        }
         memcpy(c->tokens + done, ids + done, nb * sizeof *ids);
         done += nb;
         c->n_past = done;

@@ -47,7 +47,7 @@ tests_test_quant_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_quant_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_quant
 # decoder: model loading, forward pass, generation
-libkeep_a_SOURCES += infer/model.c infer/model.h infer/forward.c infer/attn_kernels.c \
+libkeep_a_SOURCES += infer/model.c infer/model.h infer/forward.c infer/generate.c infer/attn_kernels.c \
 	infer/attn_kernels.h
 check_PROGRAMS += tests/test_decoder
 tests_test_decoder_SOURCES = tests/test_decoder.c tests/tap.h

@@ -5,6 +5,7 @@
 #ifndef KEEP_INFER_MODEL_H
 #define KEEP_INFER_MODEL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,31 @@ struct infer_model {
     float **owned;
     size_t n_owned;
     char *chat_template; /* tokenizer.chat_template or NULL */
+};
+
+/* An evaluation context (infer.h); generate.c drives it token by token. */
+struct infer_ctx {
+    const infer_model *m;
+    infer_pool *pool;
+    int n_threads;
+    size_t n_ctx, n_batch;
+
+    uint16_t *kcache, *vcache; /* [layer][kv head][n_ctx][head dim] */
+    int32_t *tokens;           /* what the cache holds, n_past of them */
+    size_t n_past;
+
+    float *x, *xn, *q, *k, *v, *att, *gate, *up, *tmp;
+    float *rope_cs;      /* [n_batch][n_rot/2][2] cos, sin */
+    char *qa;            /* quantized activations */
+    size_t qa_cap;
+    float *scores;       /* per thread: n_ctx */
+    float *logits;
+    int have_logits;
+
+    atomic_int cancel;   /* set by infer_ctx_cancel from any thread */
+    int32_t *seq;        /* generation: prompt + generated ids, n_ctx */
+    float *samp_p;       /* sampler scratch: n_vocab probabilities */
+    int32_t *samp_id;    /* and ids */
 };
 
 #endif
