@@ -59,3 +59,10 @@ tests_test_generate_SOURCES = tests/test_generate.c tests/tap.h
 tests_test_generate_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_generate_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_generate
+# bench/infer: random-weight models of real shapes (built with the tests so it
+# keeps compiling; bench/infer/run.sh uses it)
+check_PROGRAMS += bench/infer/mkmodel
+bench_infer_mkmodel_SOURCES = bench/infer/mkmodel.c
+bench_infer_mkmodel_LDADD = $(TEST_LIBS)
+nodist_EXTRA_bench_infer_mkmodel_SOURCES = build-aux/force-cxx-link.cpp
+EXTRA_DIST += bench/infer/run.sh bench/infer/README.md
