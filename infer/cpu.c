@@ -73,17 +73,13 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int level_ok(const infer_cpu_features *f, int level)
 {
     switch (level) {
-    case INFER_CPU_SCALAR:
-        return 1;
-    case INFER_CPU_AVX2:
-        return f->avx2 && f->fma && f->f16c;
-    case INFER_CPU_AVXVNNI:
-        return level_ok(f, INFER_CPU_AVX2) && f->avx_vnni;
+    case INFER_CPU_SCALAR: return 1;
+    case INFER_CPU_AVX2: return f->avx2 && f->fma && f->f16c;
+    case INFER_CPU_AVXVNNI: return level_ok(f, INFER_CPU_AVX2) && f->avx_vnni;
     case INFER_CPU_AVX512:
         return level_ok(f, INFER_CPU_AVX2) && f->avx512f && f->avx512bw && f->avx512vl &&
                f->avx512dq && f->avx512vnni;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -8,7 +8,7 @@
 #define KEEP_INFER_CPU_H
 
 typedef enum {
-    INFER_CPU_SCALAR = 0, /* portable C */
+    INFER_CPU_SCALAR = 0,  /* portable C */
     INFER_CPU_AVX2 = 1,    /* AVX2 + FMA + F16C (Haswell, Zen 1 and later) */
     INFER_CPU_AVXVNNI = 2, /* AVX2 + AVX-VNNI (Alder Lake, N100, Zen 5) */
     INFER_CPU_AVX512 = 3,  /* AVX-512 F/BW/VL/DQ + VNNI (Ice Lake, Zen 4 and later) */

@@ -57,7 +57,8 @@ static float dot1_q4_0(size_t n, const void *w, const void *a)
     for (size_t i = 0; i < n / INFER_QK; i++) {
         int acc = 0;
         for (int j = 0; j < 16; j++)
-            acc += ((x[i].qs[j] & 0xf) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+            acc +=
+                ((x[i].qs[j] & 0xf) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
         s += H2F(x[i].d) * H2F(y[i].d) * (float)acc;
     }
     return s;
@@ -165,7 +166,8 @@ static float dot1_q3_K(size_t n, const void *w, const void *a)
         q3k_unpack_scales(x[i].scales, sc);
         for (int e = 0; e < INFER_QK_K; e++) {
             int h = e / 128, j = (e % 128) / 32, l = e % 32;
-            int q = ((x[i].qs[32 * h + l] >> (2 * j)) & 3) + 4 * ((x[i].hmask[l] >> (4 * h + j)) & 1) - 4;
+            int q = ((x[i].qs[32 * h + l] >> (2 * j)) & 3) +
+                    4 * ((x[i].hmask[l] >> (4 * h + j)) & 1) - 4;
             sum[8 * h + 2 * j + l / 16] += q * y[i].qs[e];
         }
         for (int sb = 0; sb < 16; sb++)
@@ -252,11 +254,11 @@ static float dot1_q6_K(size_t n, const void *w, const void *a)
 
 /* The scalar table's na loop: same block decode per row, which is fine for a
  * reference. */
-#define SCALAR_DOT(T)                                                                          \
-    static void dot_##T(size_t n, const void *w, const void *a, size_t as, int na, float *out) \
-    {                                                                                          \
-        for (int j = 0; j < na; j++)                                                           \
-            out[j] = dot1_##T(n, w, (const char *)a + (size_t)j * as);                         \
+#define SCALAR_DOT(T)                                                                              \
+    static void dot_##T(size_t n, const void *w, const void *a, size_t as, int na, float *out)     \
+    {                                                                                              \
+        for (int j = 0; j < na; j++)                                                               \
+            out[j] = dot1_##T(n, w, (const char *)a + (size_t)j * as);                             \
     }
 SCALAR_DOT(f32)
 SCALAR_DOT(f16)
@@ -346,16 +348,20 @@ static const infer__kernels *kernels(void)
 uint32_t infer_act_type(uint32_t wtype)
 {
     switch (wtype) {
-    case INFER_T_F32: case INFER_T_F16: case INFER_T_BF16:
-        return INFER_T_F32;
-    case INFER_T_Q4_0: case INFER_T_Q5_0: case INFER_T_Q8_0:
-        return INFER_T_Q8_0;
-    case INFER_T_Q4_1: case INFER_T_Q5_1:
-        return INFER_T_Q8_1;
-    case INFER_T_Q2_K: case INFER_T_Q3_K: case INFER_T_Q4_K: case INFER_T_Q5_K: case INFER_T_Q6_K:
-        return INFER_T_Q8_K;
-    default:
-        return INFER_T_COUNT;
+    case INFER_T_F32:
+    case INFER_T_F16:
+    case INFER_T_BF16: return INFER_T_F32;
+    case INFER_T_Q4_0:
+    case INFER_T_Q5_0:
+    case INFER_T_Q8_0: return INFER_T_Q8_0;
+    case INFER_T_Q4_1:
+    case INFER_T_Q5_1: return INFER_T_Q8_1;
+    case INFER_T_Q2_K:
+    case INFER_T_Q3_K:
+    case INFER_T_Q4_K:
+    case INFER_T_Q5_K:
+    case INFER_T_Q6_K: return INFER_T_Q8_K;
+    default: return INFER_T_COUNT;
     }
 }
 

@@ -8,7 +8,21 @@
  * infer_quantize_act into infer_act_type(wtype) (each row
  * infer_act_row_bytes(wtype, k) bytes). The product is out[i][r] =
  * sum_e W[r][e] * A[i][e], an m x rows matrix, row-major with leading
- * dimension ldo (ldo >= rows). */
+ * dimension ldo (ldo >= rows).
+ *
+ * Kernels per level (cpu.h): scalar C for every type; avx2 and avxvnni run
+ * 256-bit kernels for every type (avxvnni fuses the int8 products with
+ * vpdpbusd/vpdpwssd); avx512 adds 512-bit kernels for f32/f16/bf16, q2_K to
+ * q6_K and the matmul of q4_0/q4_1/q5_0/q5_1/q8_0, and runs the rest as
+ * 256-bit EVEX-VNNI code. Results agree with the scalar reference to float
+ * rounding (the integer parts are exact); activation bytes are identical.
+ *
+ * Typical use, one row range per thread:
+ *   size_t arb = infer_act_row_bytes(wt, k);          (scratch: m * arb bytes)
+ *   infer_quantize_act_rows(wt, x, k, m, scratch, k); (once per product)
+ *   infer_matmul(wt, W, k, r0, r1, scratch, m, out, rows);
+ * Activation rows must come from infer_quantize_act(_rows): the SIMD kernels
+ * rely on its 8-bit values staying within +-127. */
 #ifndef KEEP_INFER_KERNELS_H
 #define KEEP_INFER_KERNELS_H
 

@@ -105,9 +105,10 @@ KX_INL __m256i kx_bits(const uint8_t *p)
 {
     uint32_t x;
     memcpy(&x, p, 4);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x),
-                                    _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    __m256i v =
+        _mm256_shuffle_epi8(_mm256_set1_epi32((int)x),
+                            _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                             2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
     return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
 }
@@ -116,16 +117,15 @@ KX_INL __m256i kx_bits(const uint8_t *p)
 
 /* Instantiates NAME for na = 1..4 so the per-row loops unroll and the
  * accumulators stay in registers. */
-#define KX_NA_SWITCH(NAME)                                                                     \
-    static KX_TGT void NAME(size_t n, const void *w, const void *a, size_t as, int na,        \
-                            float *out)                                                        \
-    {                                                                                          \
-        switch (na) {                                                                          \
-        case 1: NAME##_n(n, w, a, as, 1, out); break;                                          \
-        case 2: NAME##_n(n, w, a, as, 2, out); break;                                          \
-        case 3: NAME##_n(n, w, a, as, 3, out); break;                                          \
-        default: NAME##_n(n, w, a, as, 4, out); break;                                         \
-        }                                                                                      \
+#define KX_NA_SWITCH(NAME)                                                                         \
+    static KX_TGT void NAME(size_t n, const void *w, const void *a, size_t as, int na, float *out) \
+    {                                                                                              \
+        switch (na) {                                                                              \
+        case 1: NAME##_n(n, w, a, as, 1, out); break;                                              \
+        case 2: NAME##_n(n, w, a, as, 2, out); break;                                              \
+        case 3: NAME##_n(n, w, a, as, 3, out); break;                                              \
+        default: NAME##_n(n, w, a, as, 4, out); break;                                             \
+        }                                                                                          \
     }
 
 /* ---- float weights (activations are f32 rows) ------------------------------------- */
@@ -141,40 +141,39 @@ KX_INL __m256 kx_ld_bf16(const void *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-#define KX_FLOAT_DOT(NAME, ESZ, LOAD, SCALAR)                                                 \
-    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,           \
-                         float *out)                                                           \
-    {                                                                                          \
-        const char *wp = w;                                                                    \
-        __m256 acc0[4], acc1[4];                                                               \
-        for (int j = 0; j < 4; j++)                                                            \
-            acc0[j] = acc1[j] = _mm256_setzero_ps();                                           \
-        size_t i = 0;                                                                          \
-        for (; i + 16 <= n; i += 16) {                                                         \
-            __m256 w0 = LOAD(wp + i * ESZ), w1 = LOAD(wp + (i + 8) * ESZ);                     \
-            _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                               \
-            {                                                                                  \
-                const float *y = (const float *)((const char *)a + (size_t)j * as) + i;        \
-                acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y), acc0[j]);                    \
-                acc1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y + 8), acc1[j]);                \
-            }                                                                                  \
-        }                                                                                      \
-        for (; i + 8 <= n; i += 8) {                                                           \
-            __m256 w0 = LOAD(wp + i * ESZ);                                                    \
-            _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                               \
-            {                                                                                  \
-                const float *y = (const float *)((const char *)a + (size_t)j * as) + i;        \
-                acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y), acc0[j]);                    \
-            }                                                                                  \
-        }                                                                                      \
-        for (int j = 0; j < na; j++) {                                                         \
-            const float *y = (const float *)((const char *)a + (size_t)j * as);                \
-            float s = kx_hsum(_mm256_add_ps(acc0[j], acc1[j]));                                \
-            for (size_t t = i; t < n; t++)                                                     \
-                s += SCALAR(wp + t * ESZ) * y[t];                                              \
-            out[j] = s;                                                                        \
-        }                                                                                      \
-    }                                                                                          \
+#define KX_FLOAT_DOT(NAME, ESZ, LOAD, SCALAR)                                                      \
+    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na, float *out)    \
+    {                                                                                              \
+        const char *wp = w;                                                                        \
+        __m256 acc0[4], acc1[4];                                                                   \
+        for (int j = 0; j < 4; j++)                                                                \
+            acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
+        size_t i = 0;                                                                              \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            __m256 w0 = LOAD(wp + i * ESZ), w1 = LOAD(wp + (i + 8) * ESZ);                         \
+            _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
+            {                                                                                      \
+                const float *y = (const float *)((const char *)a + (size_t)j * as) + i;            \
+                acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y), acc0[j]);                        \
+                acc1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y + 8), acc1[j]);                    \
+            }                                                                                      \
+        }                                                                                          \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            __m256 w0 = LOAD(wp + i * ESZ);                                                        \
+            _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
+            {                                                                                      \
+                const float *y = (const float *)((const char *)a + (size_t)j * as) + i;            \
+                acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y), acc0[j]);                        \
+            }                                                                                      \
+        }                                                                                          \
+        for (int j = 0; j < na; j++) {                                                             \
+            const float *y = (const float *)((const char *)a + (size_t)j * as);                    \
+            float s = kx_hsum(_mm256_add_ps(acc0[j], acc1[j]));                                    \
+            for (size_t t = i; t < n; t++)                                                         \
+                s += SCALAR(wp + t * ESZ) * y[t];                                                  \
+            out[j] = s;                                                                            \
+        }                                                                                          \
+    }                                                                                              \
     KX_NA_SWITCH(NAME)
 
 KX_INL float kx_sc_f32(const char *p)
@@ -205,39 +204,38 @@ KX_FLOAT_DOT(kx_dot_bf16, 2, kx_ld_bf16, kx_sc_bf16)
  * and odd blocks use separate accumulators so a single row is not bound by
  * the FMA latency. MINTERM (an expression of x, i, y) adds q4_1/q5_1's
  * m * s against q8_1; 0.0f for the others. */
-#define KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, IDX, ACC)                                 \
-    do {                                                                                       \
-        size_t i = (IDX);                                                                      \
-        __m256i q = DECODE(x + i);                                                             \
-        float dw = kx_h2f(x[i].d);                                                             \
-        _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
-        {                                                                                      \
-            const AB *y = KX_ROW(AB, a, as, j, i);                                             \
-            __m256 p = _mm256_cvtepi32_ps(DOT(q, kx_load(y->qs)));                             \
-            ACC[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * kx_h2f(y->d)), ACC[j]);            \
-            mins[j] += MINTERM;                                                                \
-        }                                                                                      \
+#define KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, IDX, ACC)                                     \
+    do {                                                                                           \
+        size_t i = (IDX);                                                                          \
+        __m256i q = DECODE(x + i);                                                                 \
+        float dw = kx_h2f(x[i].d);                                                                 \
+        _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                       \
+        {                                                                                          \
+            const AB *y = KX_ROW(AB, a, as, j, i);                                                 \
+            __m256 p = _mm256_cvtepi32_ps(DOT(q, kx_load(y->qs)));                                 \
+            ACC[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * kx_h2f(y->d)), ACC[j]);                \
+            mins[j] += MINTERM;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define KX_LEGACY_DOT(NAME, WB, AB, DECODE, DOT, MINTERM)                                      \
-    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,           \
-                         float *out)                                                           \
-    {                                                                                          \
-        const WB *x = w;                                                                       \
-        size_t nb = n / INFER_QK, ib = 0;                                                      \
-        __m256 acc0[4], acc1[4];                                                               \
-        float mins[4] = {0, 0, 0, 0};                                                          \
-        for (int j = 0; j < 4; j++)                                                            \
-            acc0[j] = acc1[j] = _mm256_setzero_ps();                                           \
-        for (; ib + 2 <= nb; ib += 2) {                                                        \
-            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib, acc0);                            \
-            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib + 1, acc1);                        \
-        }                                                                                      \
-        if (ib < nb)                                                                           \
-            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib, acc0);                            \
-        for (int j = 0; j < na; j++)                                                           \
-            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                       \
-    }                                                                                          \
+#define KX_LEGACY_DOT(NAME, WB, AB, DECODE, DOT, MINTERM)                                          \
+    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na, float *out)    \
+    {                                                                                              \
+        const WB *x = w;                                                                           \
+        size_t nb = n / INFER_QK, ib = 0;                                                          \
+        __m256 acc0[4], acc1[4];                                                                   \
+        float mins[4] = {0, 0, 0, 0};                                                              \
+        for (int j = 0; j < 4; j++)                                                                \
+            acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
+        for (; ib + 2 <= nb; ib += 2) {                                                            \
+            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib, acc0);                                \
+            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib + 1, acc1);                            \
+        }                                                                                          \
+        if (ib < nb)                                                                               \
+            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib, acc0);                                \
+        for (int j = 0; j < na; j++)                                                               \
+            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                           \
+    }                                                                                              \
     KX_NA_SWITCH(NAME)
 
 KX_INL __m256i kx_dec_q4_0(const infer_block_q4_0 *b)
@@ -269,53 +267,53 @@ KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_d
  * floats by the matmul (infer__dotq_fn): the f16 decode of d (and q8_1's s)
  * happens once per activation tile instead of once per weight row, leaving
  * one broadcast load and one multiply per block and row. */
-#define KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, IDX, ACC)                                   \
-    do {                                                                                       \
-        size_t i = (IDX);                                                                      \
-        __m256i q = DECODE(x + i);                                                             \
-        __m256 vdw = _mm256_set1_ps(kx_h2f(x[i].d));                                           \
-        _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
-        {                                                                                      \
-            const AB *y = KX_ROW(AB, a, as, j, i);                                             \
-            __m256 p = _mm256_cvtepi32_ps(DOT(q, kx_load(y->qs)));                             \
-            __m256 sc = _mm256_mul_ps(vdw, _mm256_broadcast_ss(ad + (size_t)j * ads + i));     \
-            ACC[j] = _mm256_fmadd_ps(p, sc, ACC[j]);                                           \
-            if (HAS_S)                                                                         \
-                mins[j] += kx_h2f_at((const char *)(x + i) + 2) * asum[(size_t)j * ads + i];   \
-        }                                                                                      \
+#define KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, IDX, ACC)                                      \
+    do {                                                                                           \
+        size_t i = (IDX);                                                                          \
+        __m256i q = DECODE(x + i);                                                                 \
+        __m256 vdw = _mm256_set1_ps(kx_h2f(x[i].d));                                               \
+        _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                       \
+        {                                                                                          \
+            const AB *y = KX_ROW(AB, a, as, j, i);                                                 \
+            __m256 p = _mm256_cvtepi32_ps(DOT(q, kx_load(y->qs)));                                 \
+            __m256 sc = _mm256_mul_ps(vdw, _mm256_broadcast_ss(ad + (size_t)j * ads + i));         \
+            ACC[j] = _mm256_fmadd_ps(p, sc, ACC[j]);                                               \
+            if (HAS_S)                                                                             \
+                mins[j] += kx_h2f_at((const char *)(x + i) + 2) * asum[(size_t)j * ads + i];       \
+        }                                                                                          \
     } while (0)
 
-#define KX_NA_SWITCH_Q(NAME)                                                                   \
-    static KX_TGT void NAME(size_t n, const void *w, const void *a, size_t as, int na,        \
-                            const float *ad, const float *asum, size_t ads, float *out)        \
-    {                                                                                          \
-        switch (na) {                                                                          \
-        case 1: NAME##_n(n, w, a, as, 1, ad, asum, ads, out); break;                           \
-        case 2: NAME##_n(n, w, a, as, 2, ad, asum, ads, out); break;                           \
-        case 3: NAME##_n(n, w, a, as, 3, ad, asum, ads, out); break;                           \
-        default: NAME##_n(n, w, a, as, 4, ad, asum, ads, out); break;                          \
-        }                                                                                      \
+#define KX_NA_SWITCH_Q(NAME)                                                                       \
+    static KX_TGT void NAME(size_t n, const void *w, const void *a, size_t as, int na,             \
+                            const float *ad, const float *asum, size_t ads, float *out)            \
+    {                                                                                              \
+        switch (na) {                                                                              \
+        case 1: NAME##_n(n, w, a, as, 1, ad, asum, ads, out); break;                               \
+        case 2: NAME##_n(n, w, a, as, 2, ad, asum, ads, out); break;                               \
+        case 3: NAME##_n(n, w, a, as, 3, ad, asum, ads, out); break;                               \
+        default: NAME##_n(n, w, a, as, 4, ad, asum, ads, out); break;                              \
+        }                                                                                          \
     }
 
-#define KX_LEGACYQ_DOT(NAME, WB, AB, DECODE, DOT, HAS_S)                                        \
-    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,           \
-                         const float *ad, const float *asum, size_t ads, float *out)           \
-    {                                                                                          \
-        const WB *x = w;                                                                       \
-        size_t nb = n / INFER_QK, ib = 0;                                                      \
-        __m256 acc0[4], acc1[4];                                                               \
-        float mins[4] = {0, 0, 0, 0};                                                          \
-        for (int j = 0; j < 4; j++)                                                            \
-            acc0[j] = acc1[j] = _mm256_setzero_ps();                                           \
-        for (; ib + 2 <= nb; ib += 2) {                                                        \
-            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                             \
-            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib + 1, acc1);                         \
-        }                                                                                      \
-        if (ib < nb)                                                                           \
-            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                             \
-        for (int j = 0; j < na; j++)                                                           \
-            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                       \
-    }                                                                                          \
+#define KX_LEGACYQ_DOT(NAME, WB, AB, DECODE, DOT, HAS_S)                                           \
+    KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,                \
+                         const float *ad, const float *asum, size_t ads, float *out)               \
+    {                                                                                              \
+        const WB *x = w;                                                                           \
+        size_t nb = n / INFER_QK, ib = 0;                                                          \
+        __m256 acc0[4], acc1[4];                                                                   \
+        float mins[4] = {0, 0, 0, 0};                                                              \
+        for (int j = 0; j < 4; j++)                                                                \
+            acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
+        for (; ib + 2 <= nb; ib += 2) {                                                            \
+            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                                 \
+            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib + 1, acc1);                             \
+        }                                                                                          \
+        if (ib < nb)                                                                               \
+            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                                 \
+        for (int j = 0; j < na; j++)                                                               \
+            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                           \
+    }                                                                                              \
     KX_NA_SWITCH_Q(NAME)
 
 /* q4_1/q5_1 keep m right after d (quant.h); HAS_S reads it there. */
@@ -335,6 +333,19 @@ KX_LEGACYQ_DOT(kx_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx
  * vpmaddwd applies the sub-block scales. Offsets (q3_K's -4, q6_K's -32) and
  * mins (q2_K, q4_K, q5_K) come from the activation's per-16 bsums. */
 
+/* With VNNI the scale product accumulates in place (vpdpwssd, 5-cycle
+ * latency), so with one or two activation rows alternate 32-element chunks go
+ * to a second accumulator to keep more chains in flight; with more rows, or
+ * without VNNI (a 1-cycle vpaddd chain), one accumulator saves registers.
+ * Uses the kernel's na; with VNNI the chunk loops are fully unrolled
+ * (KX_CUNROLL), so the index is a constant. */
+#define KX_PAR(c) (KX_VNNI && na <= 2 ? ((c)&1) : 0)
+#if KX_VNNI
+#define KX_CUNROLL _Pragma("GCC unroll 4")
+#else
+#define KX_CUNROLL
+#endif
+
 /* acc + (q * y summed in pairs) * sc16, q unsigned bytes, y signed bytes */
 KX_INL __m256i kx_scaled(__m256i acc, __m256i q, __m256i y, __m256i sc16)
 {
@@ -345,8 +356,8 @@ KX_INL __m256i kx_scaled(__m256i acc, __m256i q, __m256i y, __m256i sc16)
  * vector with scale 2c in the low lane and 2c+1 in the high lane. */
 KX_INL __m256i kx_pair_scale(__m256i tt, int c)
 {
-    const __m256i idx = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2,
-                                         3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    const __m256i idx = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3,
+                                         2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
     return _mm256_shuffle_epi8(tt, _mm256_add_epi8(idx, _mm256_set1_epi8((char)(4 * c))));
 }
 
@@ -372,29 +383,32 @@ KX_INL void kx_dot_q4_K_n(size_t n, const void *w, const void *a, size_t as, int
             _mm_shuffle_epi8(mnb, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
         __m256i sc16 = kx_bcast128(_mm_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, 0, 0)));
         float dw = kx_h2f(x[i].d), dmw = kx_h2f(x[i].dmin);
-        __m256i isum[4];
+        __m256i isum[2][4];
         for (int j = 0; j < 4; j++)
-            isum[j] = _mm256_setzero_si256();
+            isum[0][j] = isum[1][j] = _mm256_setzero_si256();
         for (int g = 0; g < 4; g++) {
             __m256i raw = kx_load(x[i].qs + 32 * g);
             __m256i lo = _mm256_and_si256(raw, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
             /* word 2g / 2g+1 of sc16 broadcast */
-            __m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * 2 * g)));
-            __m256i s1 =
-                _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * g + 1))));
+            __m256i s0 =
+                _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * 2 * g)));
+            __m256i s1 = _mm256_shuffle_epi8(
+                sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * g + 1))));
 #pragma GCC unroll 4
             for (int j = 0; j < na; j++) {
                 const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                isum[j] = kx_scaled(isum[j], lo, kx_load(y->qs + 64 * g), s0);
-                isum[j] = kx_scaled(isum[j], hi, kx_load(y->qs + 64 * g + 32), s1);
+                isum[0][j] = kx_scaled(isum[0][j], lo, kx_load(y->qs + 64 * g), s0);
+                isum[KX_PAR(1)][j] =
+                    kx_scaled(isum[KX_PAR(1)][j], hi, kx_load(y->qs + 64 * g + 32), s1);
             }
         }
 #pragma GCC unroll 4
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(dw * y->d), acc[j]);
+            __m256i is = _mm256_add_epi32(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
             acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
         }
     }
@@ -423,9 +437,9 @@ KX_INL void kx_dot_q5_K_n(size_t n, const void *w, const void *a, size_t as, int
         __m256i sc16 = kx_bcast128(_mm_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, 0, 0)));
         float dw = kx_h2f(x[i].d), dmw = kx_h2f(x[i].dmin);
         __m256i qh = kx_load(x[i].qh);
-        __m256i isum[4];
+        __m256i isum[2][4];
         for (int j = 0; j < 4; j++)
-            isum[j] = _mm256_setzero_si256();
+            isum[0][j] = isum[1][j] = _mm256_setzero_si256();
         for (int g = 0; g < 4; g++) {
             __m256i raw = kx_load(x[i].qs + 32 * g);
             /* bit 2g of qh is bit 4 of sub-block 2g, bit 2g+1 of sub-block 2g+1 */
@@ -435,21 +449,24 @@ KX_INL void kx_dot_q5_K_n(size_t n, const void *w, const void *a, size_t as, int
                 _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
             qh = _mm256_srli_epi16(qh, 2);
-            __m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * 2 * g)));
-            __m256i s1 =
-                _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * g + 1))));
+            __m256i s0 =
+                _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * 2 * g)));
+            __m256i s1 = _mm256_shuffle_epi8(
+                sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * g + 1))));
 #pragma GCC unroll 4
             for (int j = 0; j < na; j++) {
                 const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                isum[j] = kx_scaled(isum[j], lo, kx_load(y->qs + 64 * g), s0);
-                isum[j] = kx_scaled(isum[j], hi, kx_load(y->qs + 64 * g + 32), s1);
+                isum[0][j] = kx_scaled(isum[0][j], lo, kx_load(y->qs + 64 * g), s0);
+                isum[KX_PAR(1)][j] =
+                    kx_scaled(isum[KX_PAR(1)][j], hi, kx_load(y->qs + 64 * g + 32), s1);
             }
         }
 #pragma GCC unroll 4
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(dw * y->d), acc[j]);
+            __m256i is = _mm256_add_epi32(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
             acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
         }
     }
@@ -470,9 +487,9 @@ KX_INL void kx_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
         __m128i scb = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m256i sc_all = _mm256_cvtepi8_epi16(scb); /* 16 x int16, for the -32 offset */
         float dw = kx_h2f(x[i].d);
-        __m256i isum[4];
+        __m256i isum[2][4];
         for (int j = 0; j < 4; j++)
-            isum[j] = _mm256_setzero_si256();
+            isum[0][j] = isum[1][j] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i tt = kx_bcast128(_mm_cvtepi8_epi16(h ? _mm_srli_si128(scb, 8) : scb));
             __m256i ql0 = kx_load(x[i].ql + 64 * h), ql1 = kx_load(x[i].ql + 64 * h + 32);
@@ -480,18 +497,21 @@ KX_INL void kx_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
             __m256i v[4];
             v[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
                                    _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-            v[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+            v[1] =
+                _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
             v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
                                    _mm256_and_si256(qh, m30));
             v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            for (int c = 0; c < 4; c++) {
+            KX_CUNROLL for (int c = 0; c < 4; c++)
+            {
                 __m256i s = kx_pair_scale(tt, c);
 #pragma GCC unroll 4
                 for (int j = 0; j < na; j++) {
                     const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                    isum[j] = kx_scaled(isum[j], v[c], kx_load(y->qs + 128 * h + 32 * c), s);
+                    isum[KX_PAR(c)][j] =
+                        kx_scaled(isum[KX_PAR(c)][j], v[c], kx_load(y->qs + 128 * h + 32 * c), s);
                 }
             }
         }
@@ -499,8 +519,8 @@ KX_INL void kx_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(kx_load(y->bsums), sc_all), 5);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[j], off)),
-                                     _mm256_set1_ps(dw * y->d), acc[j]);
+            __m256i is = _mm256_sub_epi32(_mm256_add_epi32(isum[0][j], isum[1][j]), off);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
@@ -526,13 +546,14 @@ KX_INL void kx_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
         __m256i sc_all = _mm256_cvtepi8_epi16(scb);
         float dw = kx_h2f(x[i].d);
         __m256i hm = kx_load(x[i].hmask);
-        __m256i isum[4];
+        __m256i isum[2][4];
         for (int j = 0; j < 4; j++)
-            isum[j] = _mm256_setzero_si256();
+            isum[0][j] = isum[1][j] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i tt = kx_bcast128(_mm_cvtepi8_epi16(h ? _mm_srli_si128(scb, 8) : scb));
             __m256i qs = kx_load(x[i].qs + 32 * h);
-            for (int c = 0; c < 4; c++) {
+            KX_CUNROLL for (int c = 0; c < 4; c++)
+            {
                 __m256i v = _mm256_or_si256(_mm256_and_si256(qs, m3),
                                             _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
                 qs = _mm256_srli_epi16(qs, 2);
@@ -541,7 +562,8 @@ KX_INL void kx_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
                 for (int j = 0; j < na; j++) {
                     const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                    isum[j] = kx_scaled(isum[j], v, kx_load(y->qs + 128 * h + 32 * c), s);
+                    isum[KX_PAR(c)][j] =
+                        kx_scaled(isum[KX_PAR(c)][j], v, kx_load(y->qs + 128 * h + 32 * c), s);
                 }
             }
         }
@@ -549,8 +571,8 @@ KX_INL void kx_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(kx_load(y->bsums), sc_all), 2);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[j], off)),
-                                     _mm256_set1_ps(dw * y->d), acc[j]);
+            __m256i is = _mm256_sub_epi32(_mm256_add_epi32(isum[0][j], isum[1][j]), off);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
@@ -568,22 +590,25 @@ KX_INL void kx_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m128i scb = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
-        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+        __m256i mn16 =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
         float dw = kx_h2f(x[i].d), dmw = kx_h2f(x[i].dmin);
-        __m256i isum[4];
+        __m256i isum[2][4];
         for (int j = 0; j < 4; j++)
-            isum[j] = _mm256_setzero_si256();
+            isum[0][j] = isum[1][j] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i tt = kx_bcast128(_mm_cvtepu8_epi16(h ? _mm_srli_si128(scb, 8) : scb));
             __m256i qs = kx_load(x[i].qs + 32 * h);
-            for (int c = 0; c < 4; c++) {
+            KX_CUNROLL for (int c = 0; c < 4; c++)
+            {
                 __m256i v = _mm256_and_si256(qs, m3);
                 qs = _mm256_srli_epi16(qs, 2);
                 __m256i s = kx_pair_scale(tt, c);
 #pragma GCC unroll 4
                 for (int j = 0; j < na; j++) {
                     const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-                    isum[j] = kx_scaled(isum[j], v, kx_load(y->qs + 128 * h + 32 * c), s);
+                    isum[KX_PAR(c)][j] =
+                        kx_scaled(isum[KX_PAR(c)][j], v, kx_load(y->qs + 128 * h + 32 * c), s);
                 }
             }
         }
@@ -591,7 +616,8 @@ KX_INL void kx_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(dw * y->d), acc[j]);
+            __m256i is = _mm256_add_epi32(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
             acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
         }
     }
@@ -624,6 +650,13 @@ KX_INL __m256i kx_q8_32(const float *x, float id, int8_t *q)
     return sum;
 }
 
+/* f16 of a scale, saturated like the scalar quantizers' */
+KX_INL uint16_t kx_f2h_sat(float f)
+{
+    f = f > 65504.0f ? 65504.0f : f < -65504.0f ? -65504.0f : f;
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+
 KX_INL float kx_absmax(const float *x, size_t n)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -639,7 +672,7 @@ static KX_TGT void kx_act_q8_0(const float *x, void *dst, size_t n)
     for (size_t i = 0; i < n / INFER_QK; i++, x += INFER_QK) {
         float d = kx_absmax(x, INFER_QK) / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        b[i].d = kx_f2h_sat(d);
         kx_q8_32(x, id, b[i].qs);
     }
 }
@@ -651,8 +684,8 @@ static KX_TGT void kx_act_q8_1(const float *x, void *dst, size_t n)
         float d = kx_absmax(x, INFER_QK) / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = kx_hsum_i32(kx_q8_32(x, id, b[i].qs));
-        b[i].d = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-        b[i].s = (uint16_t)_cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
+        b[i].d = kx_f2h_sat(d);
+        b[i].s = kx_f2h_sat(d * (float)sum);
     }
 }
 

@@ -66,3 +66,13 @@ bench_infer_mkmodel_SOURCES = bench/infer/mkmodel.c
 bench_infer_mkmodel_LDADD = $(TEST_LIBS)
 nodist_EXTRA_bench_infer_mkmodel_SOURCES = build-aux/force-cxx-link.cpp
 EXTRA_DIST += bench/infer/run.sh bench/infer/README.md
+FUZZ_TARGETS += tests/fuzz/fuzz_quant
+
+# Kernel throughput per type and level, built on request only (never by
+# `make check`): make bench-kernels && tests/bench_kernels [-q] [type ...]
+bench-kernels: libkeep.a
+	$(AM_V_CC)$(CXX) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) -O2 -g \
+	  -x c -std=c11 $(srcdir)/tests/bench_kernels.c -x none -o tests/bench_kernels \
+	  libkeep.a $(KEEP_LIBS) $(LIBS)
+.PHONY: bench-kernels
+EXTRA_DIST += tests/bench_kernels.c

@@ -25,10 +25,7 @@ static uint32_t rnd(void)
 
 static float urand(void) { return ((float)(rnd() >> 8) + 0.5f) / 16777216.0f; }
 
-static float gauss(void)
-{
-    return sqrtf(-2.0f * logf(urand())) * cosf(6.2831853f * urand());
-}
+static float gauss(void) { return sqrtf(-2.0f * logf(urand())) * cosf(6.2831853f * urand()); }
 
 static void fill(float *x, size_t n, float scale)
 {
@@ -37,8 +34,9 @@ static void fill(float *x, size_t n, float scale)
 }
 
 static const uint32_t weight_types[] = {
-    INFER_T_F32, INFER_T_F16, INFER_T_BF16, INFER_T_Q4_0, INFER_T_Q4_1, INFER_T_Q5_0, INFER_T_Q5_1,
-    INFER_T_Q8_0, INFER_T_Q2_K, INFER_T_Q3_K, INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K,
+    INFER_T_F32,  INFER_T_F16,  INFER_T_BF16, INFER_T_Q4_0, INFER_T_Q4_1,
+    INFER_T_Q5_0, INFER_T_Q5_1, INFER_T_Q8_0, INFER_T_Q2_K, INFER_T_Q3_K,
+    INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K,
 };
 #define N_WTYPES (sizeof weight_types / sizeof weight_types[0])
 
@@ -54,7 +52,8 @@ static void test_half(void)
     ASSERT_EQ_INT(infer_f32_to_f16(65519.0f), 0x7bff, "f16 just below the overflow tie");
     ASSERT_EQ_INT(infer_f32_to_f16(65520.0f), 0x7c00, "f16 overflow tie rounds to inf");
     ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(1.0f, -24)), 0x0001, "f16 smallest subnormal");
-    ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(1.0f, -25)), 0x0000, "f16 half-ulp subnormal tie -> even 0");
+    ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(1.0f, -25)), 0x0000,
+                  "f16 half-ulp subnormal tie -> even 0");
     ASSERT_EQ_INT(infer_f32_to_f16(ldexpf(3.0f, -25)), 0x0002, "f16 1.5 ulp tie -> even 2");
     ASSERT_EQ_INT(infer_f32_to_f16(1.0f + ldexpf(1.0f, -11)), 0x3c00, "f16 tie to even down");
     ASSERT_EQ_INT(infer_f32_to_f16(1.0f + ldexpf(3.0f, -11)), 0x3c02, "f16 tie to even up");
@@ -150,7 +149,7 @@ static void test_layouts(void)
     memset(&b2k, 0, sizeof b2k);
     b2k.d = infer_f32_to_f16(2.0f);
     b2k.dmin = infer_f32_to_f16(0.5f);
-    b2k.scales[7] = 0x35;      /* sub-block 7: scale 5, min 3 */
+    b2k.scales[7] = 0x35;       /* sub-block 7: scale 5, min 3 */
     b2k.qs[16 + 1] = 0x03 << 6; /* element 96 + 17 = 113 -> h0 j3 l17 -> sub-block 7 */
     infer_dequantize_row(INFER_T_Q2_K, &b2k, y, 256);
     ASSERT_NEAR(y[113], 2.0 * 5 * 3 - 0.5 * 3, 0, "q2_K element 113");
@@ -173,15 +172,14 @@ static void test_roundtrip(void)
         uint32_t type;
         double max_rel;
     } cases[] = {
-        {INFER_T_F16, 0.001},  {INFER_T_BF16, 0.005}, {INFER_T_Q8_0, 0.008},
-        {INFER_T_Q8_1, 0.008}, {INFER_T_Q8_K, 0.010}, {INFER_T_Q4_0, 0.10},
-        {INFER_T_Q4_1, 0.09},  {INFER_T_Q5_0, 0.05},  {INFER_T_Q5_1, 0.045},
-        {INFER_T_Q2_K, 0.32},  {INFER_T_Q3_K, 0.17},  {INFER_T_Q4_K, 0.085},
+        {INFER_T_F16, 0.001},  {INFER_T_BF16, 0.005}, {INFER_T_Q8_0, 0.008}, {INFER_T_Q8_1, 0.008},
+        {INFER_T_Q8_K, 0.010}, {INFER_T_Q4_0, 0.10},  {INFER_T_Q4_1, 0.09},  {INFER_T_Q5_0, 0.05},
+        {INFER_T_Q5_1, 0.045}, {INFER_T_Q2_K, 0.32},  {INFER_T_Q3_K, 0.17},  {INFER_T_Q4_K, 0.085},
         {INFER_T_Q5_K, 0.045}, {INFER_T_Q6_K, 0.022},
     };
     enum { N = 4096 };
     static float x[N], y[N];
-    static uint8_t q[N * 4], q2[N * 4];
+    static _Alignas(32) uint8_t q[N * 4], q2[N * 4];
     fill(x, N, 0.02f);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         uint32_t t = cases[c].type;
@@ -194,8 +192,8 @@ static void test_roundtrip(void)
             sx += (double)x[i] * x[i];
         }
         double rel = sqrt(se / sx);
-        snprintf(what, sizeof what, "%s round trip: rc %d, relative RMS error %.4f <= %.3f", tname(t),
-                 rc, rel, cases[c].max_rel);
+        snprintf(what, sizeof what, "%s round trip: rc %d, relative RMS error %.4f <= %.3f",
+                 tname(t), rc, rel, cases[c].max_rel);
         OK(rc == KEEP_OK && rel <= cases[c].max_rel && rel > 0, what);
         infer_quantize_row(t, x, q2, N);
         snprintf(what, sizeof what, "%s quantizer is deterministic", tname(t));
@@ -203,9 +201,10 @@ static void test_roundtrip(void)
     }
 
     /* Edge inputs: all zero, a constant, and non-finite values read as zero. */
-    float z[256] = {0}, c7[256], nf[256];
+    float z[256] = {0}, c7[256], nf[256], big[256];
     for (int i = 0; i < 256; i++) {
         c7[i] = 7.0f;
+        big[i] = (i & 1 ? -3e9f : 2e9f) * (float)(i % 5 + 1);
         nf[i] = (i % 3 == 0) ? NAN : (i % 3 == 1 ? INFINITY : 1.0f);
     }
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -228,6 +227,14 @@ static void test_roundtrip(void)
         OK(maxerr <= 0.35, what);
         if (t == INFER_T_F16 || t == INFER_T_BF16)
             continue;
+        infer_quantize_row(t, big, q, 256);
+        infer_dequantize_row(t, q, y, 256);
+        ok = 1;
+        for (int i = 0; i < 256; i++)
+            ok &= isfinite(y[i]);
+        snprintf(what, sizeof what, "%s: values beyond the f16 scale range saturate, stay finite",
+                 tname(t));
+        OK(ok, what);
         infer_quantize_row(t, nf, q, 256);
         infer_dequantize_row(t, q, y, 256);
         ok = 1;
@@ -330,8 +337,8 @@ static void test_scalar_dots(void)
             int rc = infer_vec_dot(c.wt, c.k, c.w, c.a, &got);
             /* q4_1/q5_1 take s (an f16 rounding of d*sum) from the activation */
             double tol = 2e-5 * mag + (c.at == INFER_T_Q8_1 ? 2e-3 * mag : 0);
-            snprintf(what, sizeof what, "scalar %s dot, k=%zu: %.6g vs dequantized %.6g", tname(c.wt),
-                     c.k, got, ref);
+            snprintf(what, sizeof what, "scalar %s dot, k=%zu: %.6g vs dequantized %.6g",
+                     tname(c.wt), c.k, got, ref);
             OK(rc == KEEP_OK && fabs(got - ref) <= tol, what);
             case_free(&c);
         }
@@ -341,14 +348,16 @@ static void test_levels(void)
 {
     printf("# cpu features: %s; best level %s\n", infer_cpu_describe(),
            infer_cpu_level_name(infer_cpu_best_level()));
-    ASSERT_EQ_INT(infer_cpu_set_level(INFER_CPU_LEVELS), KEEP_ERR_USAGE, "set_level rejects unknown");
+    ASSERT_EQ_INT(infer_cpu_set_level(INFER_CPU_LEVELS), KEEP_ERR_USAGE,
+                  "set_level rejects unknown");
     ASSERT_EQ_INT(infer_cpu_set_level(INFER_CPU_SCALAR), KEEP_OK, "scalar level always available");
     ASSERT_EQ_INT(infer_cpu_level(), INFER_CPU_SCALAR, "level switched to scalar");
 
     for (int lv = INFER_CPU_AVX2; lv < INFER_CPU_LEVELS; lv++) {
         char what[200];
         if (!infer_cpu_level_supported(lv)) {
-            snprintf(what, sizeof what, "level %s: skipped, CPU lacks it", infer_cpu_level_name(lv));
+            snprintf(what, sizeof what, "level %s: skipped, CPU lacks it",
+                     infer_cpu_level_name(lv));
             OK(infer_cpu_set_level(lv) == KEEP_ERR_UNSUPPORTED, what);
             continue;
         }
@@ -392,7 +401,7 @@ static void test_levels(void)
         for (size_t t = 0; t < 3; t++) {
             size_t k = 256 * 5;
             static float x[256 * 5];
-            static uint8_t qa[256 * 5 * 2], qb[256 * 5 * 2];
+            static _Alignas(32) uint8_t qa[256 * 5 * 2], qb[256 * 5 * 2];
             fill(x, k, 3.0f);
             x[17] = 0; /* a zero and an exact tie */
             x[40] = x[41] = 0;
@@ -443,8 +452,8 @@ static void test_matmul_level(void)
     static const struct {
         uint32_t type;
         size_t k;
-    } types[] = {{INFER_T_Q4_0, 512}, {INFER_T_Q4_1, 512},  {INFER_T_Q4_K, 512},
-                 {INFER_T_Q6_K, 512}, {INFER_T_F16, 40},    {INFER_T_Q8_0, 512},
+    } types[] = {{INFER_T_Q4_0, 512},  {INFER_T_Q4_1, 512},  {INFER_T_Q4_K, 512},
+                 {INFER_T_Q6_K, 512},  {INFER_T_F16, 40},    {INFER_T_Q8_0, 512},
                  {INFER_T_Q5_0, 8288}, {INFER_T_Q5_1, 8288}, {INFER_T_Q2_K, 8448}};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         uint32_t wt = types[t].type;
@@ -474,8 +483,9 @@ static void test_matmul_level(void)
         for (int i = 0; i < M * LDO; i++)
             ok &= fabsf(out[i] - want[i]) <= 1e-4f * (fabsf(want[i]) + 1.0f);
         char what[128];
-        snprintf(what, sizeof what, "%s matmul k=%zu rows [2,7) x 6 activation rows = vec dots (%s)",
-                 tname(wt), k, infer_cpu_level_name(infer_cpu_level()));
+        snprintf(what, sizeof what,
+                 "%s matmul k=%zu rows [2,7) x 6 activation rows = vec dots (%s)", tname(wt), k,
+                 infer_cpu_level_name(infer_cpu_level()));
         OK(ok, what);
     next:
         keep_free(wf);
@@ -494,7 +504,7 @@ static void test_matmul(void)
     {
         /* multi-row activation quantizer = row by row */
         float x[3 * 300];
-        uint8_t qa[3 * 292], qb[3 * 292];
+        _Alignas(32) uint8_t qa[3 * 292], qb[3 * 292];
         fill(x, 3 * 300, 1.0f);
         int rc = infer_quantize_act_rows(INFER_T_Q6_K, x, 300, 3, qa, 256);
         for (int i = 0; i < 3; i++)
@@ -513,13 +523,99 @@ static void test_matmul(void)
     ASSERT_EQ_INT(infer_act_row_bytes(INFER_T_Q4_K, 512), 2 * 292, "q8_K row bytes");
 }
 
+/* ---- blocks quantized by llama.cpp ---------------------------------------------------
+ * tests/data/quant/llama-TYPE.bin: 8 rows of 256 weights of each type, cut
+ * from the tiny-llama fixtures (llama-quantize's own scale choices, e.g.
+ * q6_K scales of -128). Every level's dots and matmul must match the scalar
+ * kernels, and the scalar dot the dot of the dequantized floats. */
+static void test_llama_blocks(void)
+{
+    static const uint32_t types[] = {INFER_T_F16,  INFER_T_BF16, INFER_T_Q8_0, INFER_T_Q4_0,
+                                     INFER_T_Q4_1, INFER_T_Q5_0, INFER_T_Q5_1, INFER_T_Q2_K,
+                                     INFER_T_Q3_K, INFER_T_Q4_K, INFER_T_Q5_K, INFER_T_Q6_K};
+    enum { K = 256, ROWS = 8, M = 3 };
+    const char *dir = getenv("KEEP_SRCDIR");
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        uint32_t wt = types[t];
+        char path[4096], what[200];
+        snprintf(path, sizeof path, "%s/tests/data/quant/llama-%s.bin", dir ? dir : ".", tname(wt));
+        char *w = NULL;
+        size_t len = 0, wrb = infer_type_row_bytes(wt, K), arb = infer_act_row_bytes(wt, K);
+        keep_err err;
+        if (keep_read_file(path, 1 << 20, &w, &len, &err) != KEEP_OK || len != wrb * ROWS) {
+            snprintf(what, sizeof what, "read %s (%zu bytes)", path, len);
+            OK(0, what);
+            keep_free(w);
+            continue;
+        }
+        _Alignas(32) uint8_t a[M * 292 * 4];
+        float x[M * K], wf[ROWS * K], af[M * K], ref[M * ROWS], got[M * ROWS];
+        fill(x, M * K, 1.0f);
+        infer_cpu_set_level(INFER_CPU_SCALAR);
+        int rc = infer_quantize_act_rows(wt, x, K, M, a, K);
+        for (int r = 0; r < ROWS; r++)
+            rc |= infer_dequantize_row(wt, w + r * wrb, wf + r * K, K);
+        for (int i = 0; i < M; i++)
+            rc |= infer_dequantize_row(infer_act_type(wt), a + i * arb, af + i * K, K);
+        rc |= infer_matmul(wt, w, K, 0, ROWS, a, M, ref, ROWS);
+        int ok = rc == KEEP_OK;
+        for (int i = 0; i < M; i++)
+            for (int r = 0; r < ROWS; r++) {
+                double d = 0, mag = 0;
+                for (int e = 0; e < K; e++) {
+                    d += (double)wf[r * K + e] * af[i * K + e];
+                    mag += fabs((double)wf[r * K + e] * af[i * K + e]);
+                }
+                double tol = 2e-5 * mag + (infer_act_type(wt) == INFER_T_Q8_1 ? 2e-3 * mag : 0);
+                ok &= fabs(ref[i * ROWS + r] - d) <= tol;
+            }
+        snprintf(what, sizeof what, "llama.cpp %s blocks: scalar matmul = dequantized dot",
+                 tname(wt));
+        OK(ok, what);
+        for (int lv = INFER_CPU_AVX2; lv < INFER_CPU_LEVELS; lv++) {
+            if (infer_cpu_set_level(lv) != KEEP_OK)
+                continue;
+            ok = infer_matmul(wt, w, K, 0, ROWS, a, M, got, ROWS) == KEEP_OK;
+            for (int i = 0; i < M * ROWS; i++)
+                ok &= fabsf(got[i] - ref[i]) <= 1e-5f * (fabsf(ref[i]) + 1.0f);
+            /* all 8 rows as one long row: multi-block paths and tails */
+            float one_ref, one;
+            size_t kk = (size_t)K * ROWS;
+            _Alignas(32) uint8_t al[292 * 8 * 4];
+            float xl[K * ROWS];
+            fill(xl, kk, 1.0f);
+            infer_quantize_act(wt, xl, al, kk);
+            infer_vec_dot(wt, kk, w, al, &one);
+            infer_cpu_set_level(INFER_CPU_SCALAR);
+            infer_vec_dot(wt, kk, w, al, &one_ref);
+            ok &= fabsf(one - one_ref) <= 1e-5f * (fabsf(one_ref) + 1.0f);
+            snprintf(what, sizeof what, "llama.cpp %s blocks: %s matmul and long dot = scalar",
+                     tname(wt), infer_cpu_level_name(lv));
+            OK(ok, what);
+        }
+        keep_free(w);
+    }
+    infer_cpu_set_level(infer_cpu_best_level());
+}
+
+/* KEEP_CPU caps the level chosen at start-up (read once, at first use). */
+static void test_env_level(void)
+{
+    int want = infer_cpu_level_supported(INFER_CPU_AVX2) ? INFER_CPU_AVX2 : INFER_CPU_SCALAR;
+    ASSERT_EQ_INT(infer_cpu_level(), want, "KEEP_CPU=avx2 caps the start-up level");
+    OK(infer_cpu_best_level() >= infer_cpu_level(), "best level is not below the capped one");
+}
+
 int main(void)
 {
+    setenv("KEEP_CPU", "avx2", 1);
+    test_env_level();
     test_half();
     test_layouts();
     test_roundtrip();
     test_scalar_dots();
     test_levels();
     test_matmul();
+    test_llama_blocks();
     return tap_done();
 }
