@@ -398,6 +398,13 @@ static int cmd_bench(int argc, char **argv)
     }
     /* the same spread of ids as ../shared/tools/llamacpp-bench.mjs */
     for (size_t i = 0; i < np; i++) seq[i] = (int32_t)((1000 + (i * 7919) % 20000) % nv);
+    /* warm-up (as llama-bench): one token maps every weight page and wakes
+     * the workers, so the timings measure compute, not page faults */
+    if (infer_ctx_eval(c, seq, 1, NULL, &err)) {
+        rc = cli_error(CLI_FAIL, "%s", err.msg);
+        goto out;
+    }
+    infer_ctx_reset(c);
     double t0 = keep_now_ms();
     if (infer_ctx_eval(c, seq, np, NULL, &err)) {
         rc = cli_error(CLI_FAIL, "%s", err.msg);

@@ -253,7 +253,7 @@ static int forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos0
     const infer_model *m = c->m;
     size_t E = m->n_embd, hdk = m->head_dim_k, hdv = m->head_dim_v;
     size_t qd = m->n_head * hdk, kd = m->n_head_kv * hdk, vd = m->n_head_kv * hdv,
-           od = m->n_head * hdv, half = m->n_rot / 2;
+           half = m->n_rot / 2;
 
     for (size_t t = 0; t < n; t++)
         infer_dequantize_row(m->tok_embd.type,
@@ -295,7 +295,6 @@ static int forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos0
         matmul1(c, c->att, n, &L->wo, c->tmp);
         add_bias(c->tmp, L->bo, n, E);
         for (size_t i = 0; i < n * E; i++) c->x[i] += c->tmp[i];
-        (void)od;
 
         for (size_t t = 0; t < n; t++) rmsnorm(c->xn + t * E, c->x + t * E, L->ffn_norm, E, m->rms_eps);
         const infer_mat *wgu[2] = {&L->wgate, &L->wup};
