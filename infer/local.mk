@@ -29,3 +29,50 @@ nodist_EXTRA_tests_test_tokenizer_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_tokenizer
 FUZZ_TARGETS += tests/fuzz/fuzz_tokenizer
 libkeep_a_SOURCES += infer/infer.h infer/model_file.c
+# thread pool
+libkeep_a_SOURCES += infer/pool.c infer/pool.h
+check_PROGRAMS += tests/test_pool
+tests_test_pool_SOURCES = tests/test_pool.c tests/tap.h
+tests_test_pool_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_pool_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_pool
+# SIMD kernels
+libkeep_a_SOURCES += infer/cpu.c infer/cpu.h infer/kernels.c infer/kernels.h \
+	infer/kernels_internal.h infer/kernels_x86.h infer/kernels_avx2.c infer/kernels_avxvnni.c \
+	infer/kernels_avx512.c
+
+check_PROGRAMS += tests/test_quant
+tests_test_quant_SOURCES = tests/test_quant.c tests/tap.h
+tests_test_quant_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_quant_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_quant
+# decoder: model loading, forward pass, generation
+libkeep_a_SOURCES += infer/model.c infer/model.h infer/forward.c infer/generate.c infer/attn_kernels.c \
+	infer/attn_kernels.h
+check_PROGRAMS += tests/test_decoder
+tests_test_decoder_SOURCES = tests/test_decoder.c tests/tap.h
+tests_test_decoder_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_decoder_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_decoder
+check_PROGRAMS += tests/test_generate
+tests_test_generate_SOURCES = tests/test_generate.c tests/tap.h
+tests_test_generate_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_generate_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_generate
+# bench/infer: random-weight models of real shapes (built with the tests so it
+# keeps compiling; bench/infer/run.sh uses it)
+check_PROGRAMS += bench/infer/mkmodel
+bench_infer_mkmodel_SOURCES = bench/infer/mkmodel.c
+bench_infer_mkmodel_LDADD = $(TEST_LIBS)
+nodist_EXTRA_bench_infer_mkmodel_SOURCES = build-aux/force-cxx-link.cpp
+EXTRA_DIST += bench/infer/run.sh bench/infer/README.md
+FUZZ_TARGETS += tests/fuzz/fuzz_quant
+
+# Kernel throughput per type and level, built on request only (never by
+# `make check`): make bench-kernels && tests/bench_kernels [-q] [type ...]
+bench-kernels: libkeep.a
+	$(AM_V_CC)$(CXX) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) -O2 -g \
+	  -x c -std=c11 $(srcdir)/tests/bench_kernels.c -x none -o tests/bench_kernels \
+	  libkeep.a $(KEEP_LIBS) $(LIBS)
+.PHONY: bench-kernels
+EXTRA_DIST += tests/bench_kernels.c

@@ -81,7 +81,17 @@ uint16_t infer_f32_to_bf16(float f)
 }
 
 #define H2F(h) infer_f16_to_f32(h)
-#define F2H(f) infer_f32_to_f16(f)
+/* Scales and mins saturate at the largest finite f16, so an out-of-range
+ * input row quantizes to finite (clipped) values rather than inf * 0 = NaN. */
+static uint16_t f2h_sat(float f)
+{
+    if (f > 65504.0f)
+        f = 65504.0f;
+    else if (f < -65504.0f)
+        f = -65504.0f;
+    return infer_f32_to_f16(f);
+}
+#define F2H(f) f2h_sat(f)
 
 /* ---- dequantizers --------------------------------------------------------------- */
 
@@ -266,14 +276,22 @@ static void dq_q8_K(const infer_block_q8_K *b, float *y, size_t nb)
 int infer_can_dequantize(uint32_t type)
 {
     switch (type) {
-    case INFER_T_F32: case INFER_T_F16: case INFER_T_BF16:
-    case INFER_T_Q4_0: case INFER_T_Q4_1: case INFER_T_Q5_0: case INFER_T_Q5_1:
-    case INFER_T_Q8_0: case INFER_T_Q8_1:
-    case INFER_T_Q2_K: case INFER_T_Q3_K: case INFER_T_Q4_K: case INFER_T_Q5_K:
-    case INFER_T_Q6_K: case INFER_T_Q8_K:
-        return 1;
-    default:
-        return 0;
+    case INFER_T_F32:
+    case INFER_T_F16:
+    case INFER_T_BF16:
+    case INFER_T_Q4_0:
+    case INFER_T_Q4_1:
+    case INFER_T_Q5_0:
+    case INFER_T_Q5_1:
+    case INFER_T_Q8_0:
+    case INFER_T_Q8_1:
+    case INFER_T_Q2_K:
+    case INFER_T_Q3_K:
+    case INFER_T_Q4_K:
+    case INFER_T_Q5_K:
+    case INFER_T_Q6_K:
+    case INFER_T_Q8_K: return 1;
+    default: return 0;
     }
 }
 
@@ -297,9 +315,7 @@ int infer_dequantize_row(uint32_t type, const void *src, float *dst, size_t n)
     if (rc)
         return rc;
     switch (type) {
-    case INFER_T_F32:
-        memcpy(dst, src, n * sizeof(float));
-        break;
+    case INFER_T_F32: memcpy(dst, src, n * sizeof(float)); break;
     case INFER_T_F16: {
         const uint8_t *p = src;
         for (size_t i = 0; i < n; i++) {
@@ -585,8 +601,8 @@ static void q_q8_K(const float *x, infer_block_q8_K *b, size_t nb)
 
 /* Sub-block scales/mins of an affine K-quant, quantized to `levels` steps
  * against a super-block scale. Fills ls/lm and returns d, dmin as stored f16. */
-static void k_affine_scales(const float *sc, const float *mn, int nsub, int levels,
-                            uint16_t *d16, uint16_t *dmin16, int *ls, int *lm)
+static void k_affine_scales(const float *sc, const float *mn, int nsub, int levels, uint16_t *d16,
+                            uint16_t *dmin16, int *ls, int *lm)
 {
     float maxs = 0, maxm = 0;
     for (int j = 0; j < nsub; j++) {
@@ -755,9 +771,7 @@ int infer_quantize_row(uint32_t type, const float *src, void *dst, size_t n)
     if (rc)
         return rc;
     switch (type) {
-    case INFER_T_F32:
-        memcpy(dst, src, n * sizeof(float));
-        break;
+    case INFER_T_F32: memcpy(dst, src, n * sizeof(float)); break;
     case INFER_T_F16:
     case INFER_T_BF16: {
         uint8_t *p = dst;
