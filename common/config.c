@@ -18,6 +18,14 @@ void keep_config_defaults(keep_config *cfg)
     cfg->search_k = 10;
     cfg->max_chunks_per_doc = 3;
     cfg->busy_timeout_ms = 10000;
+    cfg->model[0] = '\0';
+    cfg->answer_k = 8;
+    cfg->context_tokens = 1500;
+    cfg->max_tokens = 512;
+    cfg->answer_threads = 0;
+    cfg->sequences = 1;
+    cfg->answer_timeout_s = 120;
+    cfg->min_relevance = 40;
 }
 
 typedef struct {
@@ -55,6 +63,13 @@ static const int_key int_keys[] = {
     IN("search", "k", search_k, 1, 1000),
     IN("search", "max_chunks_per_doc", max_chunks_per_doc, 1, 1000),
     IN("store", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
+    IN("answer", "k", answer_k, 1, 100),
+    SZ("answer", "context_tokens", context_tokens, 100, 100000),
+    SZ("answer", "max_tokens", max_tokens, 1, 32768),
+    IN("answer", "threads", answer_threads, 0, 256),
+    IN("answer", "sequences", sequences, 1, 64),
+    IN("answer", "timeout_s", answer_timeout_s, 0, 86400),
+    IN("answer", "min_relevance", min_relevance, 1, 100),
 };
 
 /* Debian's inih is built without line numbers in the handler. */
@@ -69,6 +84,15 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [folder]", name);
         c->failed = 1;
         return 0;
+    }
+    if (strcmp(section, "answer") == 0 && strcmp(name, "model") == 0) {
+        if (strlen(value) >= sizeof c->cfg->model) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: answer.model is too long");
+            c->failed = 1;
+            return 0;
+        }
+        snprintf(c->cfg->model, sizeof c->cfg->model, "%s", value);
+        return 1;
     }
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
         const int_key *k = &int_keys[i];
@@ -132,9 +156,15 @@ int keep_config_write_default(const char *path, keep_err *err)
             ";max_file_mb = %zu\n;max_text_mb = %zu\n;chunk_chars = %zu\n;chunk_overlap = %zu\n"
             ";threads = %d\n\n"
             "[search]\n;k = %d\n;max_chunks_per_doc = %d\n\n"
-            "[store]\n;busy_timeout_ms = %d\n",
+            "[store]\n;busy_timeout_ms = %d\n\n"
+            "[answer]\n"
+            "; a GGUF chat model; without one, answers are extracted sentences\n"
+            ";model = /path/to/model.gguf\n"
+            ";k = %d\n;context_tokens = %zu\n;max_tokens = %zu\n;threads = %d\n"
+            ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
-            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms);
+            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.answer_k, d.context_tokens,
+            d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance);
     if (fclose(f) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
     return KEEP_OK;

@@ -11,3 +11,7 @@ tests_test_retrieval_SOURCES = tests/test_retrieval.c tests/tap.h
 tests_test_retrieval_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_retrieval_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_retrieval
+# the answering layer: sentences and words, extractive answers, citation
+# checks, prompts, the pipeline and its JSON, the GGUF generator
+libkeep_a_SOURCES += retrieve/ask_int.h retrieve/text.c retrieve/extract.c retrieve/cite.c \
+	retrieve/prompt.c retrieve/answer.c retrieve/cancel.c retrieve/gen_infer.c
