@@ -25,7 +25,7 @@ void keep_config_defaults(keep_config *cfg)
     cfg->answer_threads = 0;
     cfg->sequences = 1;
     cfg->answer_timeout_s = 120;
-    cfg->min_relevance = 40;
+    cfg->min_relevance = 43;
 }
 
 typedef struct {

@@ -27,7 +27,7 @@ struct retr_answer {
     size_t n_sent;
     retr__checked *checked;
     double retrieve_ms, first_token_ms, total_ms, tokens_per_s;
-    size_t prompt_tokens, generated_tokens;
+    size_t prompt_tokens, cached_tokens, generated_tokens;
 };
 
 void retr_answer_free(retr_answer *a)
@@ -224,6 +224,7 @@ static int generative(retr_answer *a, const retr_ask_request *rq, const retr_con
     if ((rc = g->generate(g, &gr, &out, &st, err)))
         goto out;
     a->prompt_tokens = st.prompt_tokens;
+    a->cached_tokens = st.reused_tokens;
     a->generated_tokens = st.generated_tokens;
     a->first_token_ms = pu.first > 0 ? pu.first : 0;
     a->tokens_per_s = st.decode_ms > 0 ? (double)st.generated_tokens * 1000.0 / st.decode_ms : 0;
@@ -353,6 +354,7 @@ cJSON *retr_answer_json(const retr_answer *a)
     cJSON_AddItemToObject(o, "refused", cJSON_CreateBool(a->refused));
     cJSON_AddItemToObject(o, "mode", cJSON_CreateString(a->mode));
     cJSON_AddItemToObject(o, "model", str_or_null(a->model));
+    cJSON_AddItemToObject(o, "relevance", cJSON_CreateNumber(a->relevance));
     for (size_t i = 0; i < a->n_cit; i++) {
         const retr_citation *c = &a->cit[i];
         cJSON *j = cJSON_CreateObject(), *loc = cJSON_CreateObject();
@@ -400,6 +402,7 @@ cJSON *retr_answer_json(const retr_answer *a)
                           a->generated_tokens ? cJSON_CreateNumber(a->first_token_ms) : cJSON_CreateNull());
     cJSON_AddItemToObject(t, "total_ms", cJSON_CreateNumber(a->total_ms));
     cJSON_AddItemToObject(t, "prompt_tokens", cJSON_CreateNumber((double)a->prompt_tokens));
+    cJSON_AddItemToObject(t, "cached_tokens", cJSON_CreateNumber((double)a->cached_tokens));
     cJSON_AddItemToObject(t, "generated_tokens", cJSON_CreateNumber((double)a->generated_tokens));
     cJSON_AddItemToObject(t, "tokens_per_s", cJSON_CreateNumber(a->tokens_per_s));
     cJSON_AddItemToObject(o, "timings", t);

@@ -2,15 +2,24 @@
  * passages that best answer the question.
  *
  * A sentence's score (0..1) is
- *   0.55 * coverage   the question's content words (stemmed) found in the
+ *   0.35 * coverage   the question's content words (stemmed) found in the
  *                     sentence, each weighted by its rarity in the store
  *                     (BM25 idf), a word found only in the passage's title or
- *                     heading counting half;
- *   0.25 * meaning    cosine of the sentence and the question in the
- *                     built-in embedder's space (catches other wordings);
- *   0.12 * kind       the question asks for a number or date (how many,
- *                     when, ...) and the sentence holds one;
- *   0.08 * rank       1 / (1 + passage rank) from retrieval.
+ *                     heading counting half; a word the store lacks weighs
+ *                     as much as the rarest word it has;
+ *   0.20 * passage    the same coverage by the whole passage (the sentence's
+ *                     context: "10 km/h on the yard" under "Speed");
+ *   0.20 * meaning    cosine of the sentence and the question in the
+ *                     built-in embedder's space (catches other wordings),
+ *                     times the share of the question's weight the store
+ *                     knows (the embedder cannot vouch for unseen words);
+ *   0.15 * phrase     share of the question's adjacent content-word pairs
+ *                     ("charging park", "third quarter") adjacent in the
+ *                     sentence: words that merely co-occur by chance rarely
+ *                     form the question's phrases;
+ *   0.10 * kind       the question asks for a number or date (how many,
+ *                     when, ...) and the sentence holds one, times coverage;
+ *   0.05 * rank       1 / (1 + passage rank) from retrieval.
  * The best score is the answer's relevance; below the threshold Keep
  * refuses (tests/data/ask measures it). Table rows, list items and lines are
  * sentences of their own; headings and column-header rows are not answers. */
@@ -20,16 +29,19 @@
 
 #include "ask_int.h"
 
-#define W_COVER 0.55
-#define W_MEANING 0.25
-#define W_KIND 0.12
-#define W_RANK 0.08
+#define W_COVER 0.35
+#define W_PASSAGE 0.20
+#define W_MEANING 0.20
+#define W_PHRASE 0.15
+#define W_KIND 0.10
+#define W_RANK 0.05
 /* sentences kept per passage and overall, so a huge passage stays cheap */
 #define MAX_SENTENCES 2000
 
 typedef struct {
     char stem[RETR__MAX_WORD];
     double w;
+    int known; /* the store has it (so the embedder may too) */
 } qword;
 
 typedef struct {
@@ -72,12 +84,53 @@ static int on_qword(void *ud, const char *surface, size_t n, const char *stem, i
     /* a word found nowhere in the store weighs as much as the rarest word
      * found once: absent from every passage, it lowers every sentence's
      * coverage alike, which is what tells an unanswerable question */
+    w->known = df > 0;
     if (df <= 0)
         df = 1;
     w->w = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     if (w->w < 0.05)
         w->w = 0.05;
     return 0;
+}
+
+/* Content stems of a text in order (stop words dropped), for phrases. */
+typedef struct {
+    char (*w)[RETR__MAX_WORD];
+    size_t n, cap;
+} seq;
+
+static int on_seq(void *ud, const char *surface, size_t n, const char *stem, int stop)
+{
+    (void)surface;
+    (void)n;
+    seq *q = ud;
+    if (stop)
+        return 0;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 32;
+        void *p = keep_reallocarray(q->w, cap, sizeof *q->w);
+        if (!p)
+            return KEEP_ERR_NOMEM;
+        q->w = p;
+        q->cap = cap;
+    }
+    memcpy(q->w[q->n++], stem, RETR__MAX_WORD);
+    return 0;
+}
+
+/* Share of the question's adjacent pairs that are adjacent in the sentence. */
+static double phrase_share(const seq *q, const seq *s)
+{
+    if (q->n < 2)
+        return 0;
+    size_t hit = 0;
+    for (size_t i = 0; i + 1 < q->n; i++)
+        for (size_t j = 0; j + 1 < s->n; j++)
+            if (strcmp(q->w[i], s->w[j]) == 0 && strcmp(q->w[i + 1], s->w[j + 1]) == 0) {
+                hit++;
+                break;
+            }
+    return (double)hit / (double)(q->n - 1);
 }
 
 /* Phrases by which a question asks for a quantity, a date or a time. */
@@ -104,7 +157,8 @@ static int asks_number(const char *q)
 
 typedef struct {
     size_t passage, start, end;
-    double cover, score;
+    double cover, pcover, phrase, cos, score;
+    int kind;
 } cand;
 
 /* 1 when a span cannot be an answer: too few words, or a table's header row. */
@@ -117,6 +171,24 @@ static int not_an_answer(const char *t, size_t len, size_t words)
     for (size_t i = 0; i + 2 < len; i++)
         bars += t[i] == ' ' && t[i + 1] == '|' && t[i + 2] == ' ';
     return bars >= 1 && !retr__has_digit(t, len);
+}
+
+/* 1 when the span is the passage's title or one of its headings, which the
+ * chunk text repeats: a heading names a topic, it does not answer. */
+static int is_heading(const retr_passage *p, const char *t, size_t len)
+{
+    const char *hs[2] = {p->heading, p->title};
+    for (int k = 0; k < 2; k++) {
+        const char *h = hs[k];
+        if (!h)
+            continue;
+        for (const char *f = h; (f = strchr(f, t[0])) != NULL; f++) {
+            if (strncmp(f, t, len) == 0 && (f[len] == '\0' || f[len] == ' ') &&
+                (f == h || f[-1] == ' '))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 typedef struct {
@@ -175,16 +247,24 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
     float *vec = NULL;
     const char **texts = NULL;
     char **owned = NULL;
-    retr__words sw = {0}, hw = {0};
+    retr__words sw = {0}, hw = {0}, pw = {0};
+    seq qs = {0}, ss = {0};
     retr_span *sp = NULL;
     int rc = KEEP_OK;
     if (s && idx_chunk_total(s, &q.total, err))
         return err ? err->code : KEEP_ERR_DB;
     if ((rc = retr__words_each(question, strlen(question), on_qword, &q)))
         goto fail;
-    double wsum = 0;
-    for (size_t i = 0; i < q.n; i++)
+    if ((rc = retr__words_each(question, strlen(question), on_seq, &qs)))
+        goto fail;
+    double wsum = 0, wknown = 0;
+    for (size_t i = 0; i < q.n; i++) {
         wsum += q.q[i].w;
+        wknown += q.q[i].known ? q.q[i].w : 0;
+    }
+    /* the embedder never saw a word the store lacks: its similarity speaks
+     * for the known share of the question only */
+    double known = wsum > 0 ? wknown / wsum : 0;
     int want_number = asks_number(question);
     size_t np = retr_context_count(ctx);
     for (size_t p = 0; p < np && nc < MAX_SENTENCES; p++) {
@@ -194,6 +274,10 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             (ps->heading && (rc = retr__words_add(&hw, ps->heading, strlen(ps->heading), 0))) ||
             (ps->sheet && (rc = retr__words_add(&hw, ps->sheet, strlen(ps->sheet), 0))))
             goto fail;
+        retr__words_free(&pw);
+        if ((rc = retr__words_add(&pw, ps->text, strlen(ps->text), 0)))
+            goto fail;
+        double pcover = coverage(q.q, q.n, wsum, &pw, &hw);
         size_t ns = 0;
         keep_free(sp);
         sp = NULL;
@@ -204,7 +288,7 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             size_t len = sp[k].end - sp[k].start;
             count_ctx cw = {0};
             retr__words_each(t, len, count_word, &cw);
-            if (not_an_answer(t, len, cw.words))
+            if (not_an_answer(t, len, cw.words) || is_heading(ps, t, len))
                 continue;
             int dup = 0;
             for (size_t j = 0; j < nc && !dup; j++)
@@ -230,8 +314,18 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             x->start = sp[k].start;
             x->end = sp[k].end;
             x->cover = coverage(q.q, q.n, wsum, &sw, &hw);
-            x->score = W_COVER * x->cover + W_RANK / (1.0 + (double)p) +
-                       (want_number && retr__has_digit(t, len) ? W_KIND : 0.0);
+            x->cos = 0;
+            x->kind = want_number && retr__has_digit(t, len);
+            x->pcover = pcover;
+            ss.n = 0;
+            if ((rc = retr__words_each(t, len, on_seq, &ss)))
+                goto fail;
+            x->phrase = phrase_share(&qs, &ss);
+            /* the kind of answer counts only as far as the words match: a
+             * number in an unrelated sentence proves nothing */
+            x->score = W_COVER * x->cover + W_PASSAGE * pcover + W_PHRASE * x->phrase +
+                       W_RANK / (1.0 + (double)p) +
+                       (x->kind ? W_KIND * x->cover : 0.0);
         }
     }
     if (e && nc) {
@@ -260,8 +354,9 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             e->embed(e, texts + 1, nc, 0, vec + dim, &e2) == KEEP_OK) {
             for (size_t i = 0; i < nc; i++) {
                 float cs = retr__cosine(vec, vec + (i + 1) * dim, dim);
+                c[i].cos = cs;
                 if (cs > 0)
-                    c[i].score += W_MEANING * cs;
+                    c[i].score += W_MEANING * known * cs;
             }
         }
     }
@@ -297,6 +392,9 @@ fail:
     keep_free(q.q);
     retr__words_free(&sw);
     retr__words_free(&hw);
+    retr__words_free(&pw);
+    keep_free(qs.w);
+    keep_free(ss.w);
     if (rc && rc != KEEP_OK && (!err || err->code != rc))
         return keep_err_set(err, rc, "%s", keep_strerror(rc));
     return rc;

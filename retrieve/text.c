@@ -3,6 +3,7 @@
  * lightly stemmed so "charging" meets "charge" and "days" meets "day", and
  * the stop words a question is made of ("how", "many", "does"). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -97,6 +98,22 @@ static size_t stem_ascii(char *w, size_t n)
     return n;
 }
 
+/* Spellings of one unit that documents and questions use interchangeably
+ * ("13.5 %" answers "what percentage"); applied after stemming. */
+static const char *const canon[][2] = {
+    {"percentag", "percent"}, {"pct", "percent"}, {"euro", "eur"}, {"€", "eur"},
+    {"kilometr", "km"}, {"kilometer", "km"}, {"hr", "hour"},
+};
+
+static void canonical(char out[RETR__MAX_WORD])
+{
+    for (size_t i = 0; i < sizeof canon / sizeof canon[0]; i++)
+        if (strcmp(out, canon[i][0]) == 0) {
+            snprintf(out, RETR__MAX_WORD, "%s", canon[i][1]);
+            return;
+        }
+}
+
 void retr__stem(const char *word, size_t len, char out[RETR__MAX_WORD])
 {
     size_t o = 0;
@@ -118,6 +135,7 @@ void retr__stem(const char *word, size_t len, char out[RETR__MAX_WORD])
         o += (size_t)m;
     }
     out[stem_ascii(out, o)] = '\0';
+    canonical(out);
 }
 
 int retr__words_each(const char *text, size_t len, retr__word_fn fn, void *ud)
@@ -129,6 +147,15 @@ int retr__words_each(const char *text, size_t len, retr__word_fn fn, void *ud)
         utf8proc_ssize_t r = utf8proc_iterate(t + i, (utf8proc_ssize_t)(len - i), &cp);
         if (r <= 0) {
             i++;
+            continue;
+        }
+        if (cp == '%' || cp == 0x20AC) {
+            /* "13.5 %" says "percent", "€ 5" says "eur" */
+            const char *w = cp == '%' ? "percent" : "eur";
+            int rc = fn(ud, text + i, (size_t)r, w, 0);
+            if (rc)
+                return rc;
+            i += (size_t)r;
             continue;
         }
         if (!is_word_cp(cp)) {
