@@ -184,13 +184,32 @@ static int generative(retr_answer *a, const retr_ask_request *rq, const retr_con
                       double t0, keep_err *err)
 {
     retr_generator *g = rq->gen;
-    keep_buf user = {0}, prompt = {0}, out = {0};
+    keep_buf user = {0}, prompt = {0}, out = {0}, *hbuf = NULL;
+    retr_turn *hist = NULL;
     size_t nm = 2 + 2 * rq->n_history;
     retr_chat_msg *msgs = keep_calloc(nm, sizeof *msgs);
     int rc = msgs ? retr_prompt_user(rq->question, ctx, &user, err) : KEEP_ERR_NOMEM;
     if (rc)
         goto out;
-    retr_prompt_messages(rq->history, rq->n_history, user.data, msgs, &nm);
+    /* earlier turns are text from users and from extracted documents: the
+     * same neutralising as the sources */
+    hist = keep_calloc(rq->n_history ? rq->n_history : 1, sizeof *hist);
+    hbuf = keep_calloc(rq->n_history ? 2 * rq->n_history : 1, sizeof *hbuf);
+    if (!hist || !hbuf) {
+        rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < rq->n_history; i++) {
+        const char *hq = rq->history[i].question ? rq->history[i].question : "";
+        const char *ha = rq->history[i].answer ? rq->history[i].answer : "";
+        if (retr__neutral(&hbuf[2 * i], hq, strlen(hq)) || keep_buf_puts(&hbuf[2 * i], "") ||
+            retr__neutral(&hbuf[2 * i + 1], ha, strlen(ha)) || keep_buf_puts(&hbuf[2 * i + 1], "")) {
+            rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        hist[i] = (retr_turn){hbuf[2 * i].data, hbuf[2 * i + 1].data};
+    }
+    retr_prompt_messages(hist, rq->n_history, user.data, msgs, &nm);
     if ((rc = g->render(g, msgs, nm, &prompt, err)))
         goto out;
     if (g->warm) {
@@ -241,6 +260,11 @@ static int generative(retr_answer *a, const retr_ask_request *rq, const retr_con
         cited += a->checked[i].n_cites;
     a->refused = cited == 0;
 out:
+    if (hbuf)
+        for (size_t i = 0; i < 2 * rq->n_history; i++)
+            keep_buf_free(&hbuf[i]);
+    keep_free(hbuf);
+    keep_free(hist);
     keep_free(msgs);
     keep_buf_free(&user);
     keep_buf_free(&prompt);
@@ -291,9 +315,20 @@ int retr_ask(idx_store *s, const retr_ask_request *rq, retr_answer **out, keep_e
     a->retrieve_ms = keep_now_ms() - t0;
     size_t budget = rq->context_tokens ? rq->context_tokens : DEFAULT_BUDGET;
     if (rq->gen && rq->gen->n_ctx) {
-        /* room for the instructions, the question, the history and the answer */
-        size_t reserve = 600 + (rq->max_tokens ? rq->max_tokens : 512) + 200 * rq->n_history;
-        size_t room = rq->gen->n_ctx > reserve ? rq->gen->n_ctx - reserve : 64;
+        /* room for the instructions, the question, the history and the
+         * answer; the passages get at least a quarter of the context */
+        size_t n_ctx = rq->gen->n_ctx, fixed = 64;
+        fixed += rq->gen->count_tokens(rq->gen, retr_system_prompt(), strlen(retr_system_prompt()));
+        fixed += rq->gen->count_tokens(rq->gen, rq->question, strlen(rq->question));
+        for (size_t i = 0; i < rq->n_history; i++) {
+            const retr_turn *t = &rq->history[i];
+            fixed += 16 + (t->question ? rq->gen->count_tokens(rq->gen, t->question, strlen(t->question)) : 0) +
+                     (t->answer ? rq->gen->count_tokens(rq->gen, t->answer, strlen(t->answer)) : 0);
+        }
+        fixed += rq->max_tokens ? rq->max_tokens : 512;
+        size_t room = n_ctx > fixed ? n_ctx - fixed : 0;
+        if (room < n_ctx / 4)
+            room = n_ctx / 4;
         if (budget > room)
             budget = room;
     }
@@ -314,11 +349,7 @@ int retr_ask(idx_store *s, const retr_ask_request *rq, retr_answer **out, keep_e
     } else if ((rc = generative(a, rq, ctx, t0, err))) {
         goto fail;
     }
-    if (!a->refused && (rc = collect(a, ctx, res)))
-        goto oom;
-    if (a->refused && !a->sent && !(a->sent = keep_calloc(1, sizeof *a->sent)))
-        goto oom;
-    if (!a->cit && !(a->cit = keep_calloc(1, sizeof *a->cit)))
+    if ((rc = collect(a, ctx, res)))
         goto oom;
     a->total_ms = keep_now_ms() - t0;
     keep_free(picks);

@@ -32,6 +32,12 @@ int retr__has_digit(const char *text, size_t len);
 float retr__cosine(const float *a, const float *b, size_t dim);
 
 
+/* ---- prompts (prompt.c) ---- */
+
+/* Appends text with the prompt fence and chat control markers broken up
+ * (a space after their first character), so text can only ever be data. */
+int retr__neutral(keep_buf *b, const char *text, size_t len);
+
 /* ---- extractive answers (extract.c) ---- */
 
 /* A sentence of a passage picked as part of an extractive answer. */

@@ -32,7 +32,7 @@ static const char *const markers[] = {
     "<<SYS>>", "<</SYS>>", "<start_of_turn>", "<end_of_turn>", "<s>", "</s>",
 };
 
-static int put_neutral(keep_buf *b, const char *t, size_t len)
+int retr__neutral(keep_buf *b, const char *t, size_t len)
 {
     size_t i = 0, run = 0;
     while (i < len) {
@@ -91,14 +91,14 @@ int retr_prompt_user(const char *question, const retr_context *ctx, keep_buf *ou
         if (!rc)
             rc = keep_buf_puts(out, ">\n");
         if (!rc)
-            rc = put_neutral(out, p->text, strlen(p->text));
+            rc = retr__neutral(out, p->text, strlen(p->text));
         if (!rc)
             rc = keep_buf_puts(out, "\n</source>\n");
     }
     if (!rc)
         rc = keep_buf_puts(out, "SOURCES>>>\n\nQuestion: ");
     if (!rc)
-        rc = put_neutral(out, question, strlen(question));
+        rc = retr__neutral(out, question, strlen(question));
     if (!rc)
         rc = keep_buf_puts(out, "\nAnswer from the sources above only, citing them as [n].");
     return rc ? keep_err_set(err, KEEP_ERR_NOMEM, "out of memory") : KEEP_OK;
