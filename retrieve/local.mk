@@ -21,3 +21,4 @@ tests_test_ask_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_ask_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_ask
 EXTRA_DIST += tests/data/ask
+FUZZ_TARGETS += tests/fuzz/fuzz_sentences

@@ -399,7 +399,7 @@ static int fake_generate(retr_generator *g, const retr_gen_request *rq, keep_buf
     int n = 0;
     const char *hit = strstr(rq->prompt, f->needle);
     for (const char *p = rq->prompt; hit && (p = strstr(p, "<source n=\"")) && p < hit; p++)
-        n = atoi(p + 11);
+        n = (int)strtol(p + 11, NULL, 10);
     char buf[1024];
     snprintf(buf, sizeof buf, f->script, n, n);
     keep_buf_puts(text, buf);
