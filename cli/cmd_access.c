@@ -10,7 +10,11 @@ static const char user_usage[] =
     "       keep user join NAME GROUP...\n"
     "       keep user leave NAME GROUP...\n"
     "       keep user remove NAME\n"
-    "       keep user list\n\n"
+    "       keep user list\n"
+    "       keep user passwd NAME       (password from stdin, else generated and printed)\n"
+    "       keep user token NAME [LABEL] (prints a new API token once)\n"
+    "       keep user tokens [NAME]\n"
+    "       keep user revoke-token ID\n\n"
     "Users read the collections granted to their groups (see 'keep collection').\n"
     "Every user is also in the group 'everyone'. Admins read everything.\n";
 
@@ -40,6 +44,9 @@ static int run_user(cli_env *env, int argc, char **argv)
     if (argc < 2)
         return cli_usage_error(&cli_cmd_user, "give a subcommand");
     const char *sub = argv[1];
+    if (strcmp(sub, "passwd") == 0 || strcmp(sub, "token") == 0 || strcmp(sub, "tokens") == 0 ||
+        strcmp(sub, "revoke-token") == 0)
+        return cli_user_account(env, argc, argv);
     keep_config cfg;
     idx_store *store = NULL;
     int rc = cli_open(env, strcmp(sub, "list") != 0, &cfg, &store);

@@ -1,6 +1,7 @@
 /* cmd_folder.c — `keep folder add|list|rm`: the drop folders `keep watch`
- * (and `keep serve`) keep indexed, stored as [folder] blocks in keep.conf so
- * an operator can also edit them by hand. */
+ * (with no PATH) and `keep serve` keep indexed. They live in the database,
+ * shared with the web admin API; [folder] blocks of keep.conf are watched as
+ * well and listed here, but are changed by editing the file. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "index/auth.h"
 
 static const char usage[] =
     "usage: keep folder add PATH [--collection NAME]\n"
@@ -15,7 +17,7 @@ static const char usage[] =
     "       keep folder rm PATH\n\n"
     "Drop folders are watched by 'keep watch' (with no PATH) and 'keep serve':\n"
     "new, changed, moved and deleted files are picked up, each folder feeding\n"
-    "its collection. They are kept in keep.conf as [folder] blocks:\n\n"
+    "its collection. Folders can also be declared in keep.conf:\n\n"
     "    [folder]\n    path = /srv/drop/hr\n    collection = hr\n\n"
     "Removing a folder stops watching it; its documents stay indexed until\n"
     "removed with 'keep docs rm'.\n";
@@ -24,27 +26,59 @@ typedef struct {
     int json;
     cJSON *arr;
     size_t n;
-    const char *find;
-    int found;
+    const char *find; /* look for this path instead of listing */
+    int64_t found_id;
+    int found_conf;
 } list_ctx;
 
-static int on_folder(void *ud, const char *folder, const char *collection)
+static void list_one(list_ctx *c, const char *path, const char *collection, const char *source)
 {
-    list_ctx *c = ud;
     c->n++;
-    if (c->find && strcmp(c->find, folder) == 0)
-        c->found = 1;
-    if (c->find)
-        return 0;
     if (c->json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", folder);
+        cJSON_AddStringToObject(o, "path", path);
         cJSON_AddStringToObject(o, "collection", collection);
+        cJSON_AddStringToObject(o, "source", source);
         cJSON_AddItemToArray(c->arr, o);
     } else {
-        printf("%-12s %s\n", collection, folder);
+        printf("%-12s %-9s %s\n", collection, source, path);
     }
+}
+
+static int on_db_folder(void *ud, int64_t id, const char *path, const char *collection)
+{
+    list_ctx *c = ud;
+    if (c->find) {
+        if (strcmp(c->find, path) == 0)
+            c->found_id = id;
+        return 0;
+    }
+    list_one(c, path, collection, "database");
     return 0;
+}
+
+static int on_conf_folder(void *ud, const char *path, const char *collection)
+{
+    list_ctx *c = ud;
+    if (c->find) {
+        if (strcmp(c->find, path) == 0)
+            c->found_conf = 1;
+        return 0;
+    }
+    list_one(c, path, collection, "keep.conf");
+    return 0;
+}
+
+/* Looks path up in both places. */
+static int find_folder(idx_store *store, const char *conf, const char *path, list_ctx *c,
+                       keep_err *err)
+{
+    memset(c, 0, sizeof *c);
+    c->find = path;
+    int rc = idx_folders_list(store, on_db_folder, c, err);
+    if (!rc)
+        rc = keep_config_folders(conf, on_conf_folder, c, err);
+    return rc;
 }
 
 static int run(cli_env *env, int argc, char **argv)
@@ -53,15 +87,24 @@ static int run(cli_env *env, int argc, char **argv)
         return cli_usage_error(&cli_cmd_folder, "give a subcommand: add, list or rm");
     char conf[4200];
     snprintf(conf, sizeof conf, "%s/keep.conf", env->data_dir);
+    keep_config cfg;
+    idx_store *store = NULL;
     keep_err err;
     keep_err_clear(&err);
     const char *sub = argv[1];
+    int rc;
     if (strcmp(sub, "list") == 0) {
         int json = argc == 3 && strcmp(argv[2], "--json") == 0;
         if (argc > 3 || (argc == 3 && !json))
             return cli_usage_error(&cli_cmd_folder, "list takes only --json");
-        list_ctx c = {json, json ? cJSON_CreateArray() : NULL, 0, NULL, 0};
-        if (keep_config_folders(conf, on_folder, &c, &err)) {
+        if ((rc = cli_open(env, 1, &cfg, &store)))
+            return rc;
+        list_ctx c = {json, json ? cJSON_CreateArray() : NULL, 0, NULL, 0, 0};
+        rc = idx_folders_list(store, on_db_folder, &c, &err);
+        if (!rc)
+            rc = keep_config_folders(conf, on_conf_folder, &c, &err);
+        idx_store_close(store);
+        if (rc) {
             cJSON_Delete(c.arr);
             return cli_error(CLI_FAIL, "%s", err.msg);
         }
@@ -88,26 +131,23 @@ static int run(cli_env *env, int argc, char **argv)
         }
         if (!path)
             return cli_usage_error(&cli_cmd_folder, "add needs a folder");
-        if (!*collection || strlen(collection) > 128 || strpbrk(collection, "\n\r[]="))
-            return cli_usage_error(&cli_cmd_folder, "a collection name is 1 to 128 plain characters");
+        if (!*collection || strlen(collection) > 128)
+            return cli_usage_error(&cli_cmd_folder, "a collection name is 1 to 128 characters");
         char real[PATH_MAX];
         struct stat st;
         if (!realpath(path, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
             return cli_error(CLI_FAIL, "%s is not a folder", path);
-        if (strpbrk(real, "\n\r"))
-            return cli_error(CLI_FAIL, "a folder path with a line break cannot be configured");
-        keep_config cfg;
-        idx_store *store = NULL;
-        int rc = cli_open(env, 1, &cfg, &store); /* creates the data directory */
+        if ((rc = cli_open(env, 1, &cfg, &store)))
+            return rc;
+        list_ctx c;
+        rc = find_folder(store, conf, real, &c, &err);
+        if (!rc && (c.found_id || c.found_conf))
+            rc = keep_err_set(&err, KEEP_ERR_USAGE, "%s is already a drop folder", real);
+        int64_t id;
+        if (!rc)
+            rc = idx_folder_add(store, real, collection, &id, &err);
         idx_store_close(store);
         if (rc)
-            return rc;
-        list_ctx c = {0, NULL, 0, real, 0};
-        if (keep_config_folders(conf, on_folder, &c, &err))
-            return cli_error(CLI_FAIL, "%s", err.msg);
-        if (c.found)
-            return cli_error(CLI_FAIL, "%s is already a drop folder", real);
-        if (keep_config_add_folder(conf, real, collection, &err))
             return cli_error(CLI_FAIL, "%s", err.msg);
         printf("drop folder %s feeds collection %s\n", real, collection);
         return CLI_OK;
@@ -117,9 +157,18 @@ static int run(cli_env *env, int argc, char **argv)
             return cli_usage_error(&cli_cmd_folder, "rm takes one folder");
         char real[PATH_MAX];
         const char *which = realpath(argv[2], real) ? real : argv[2];
-        int rc = keep_config_remove_folder(conf, which, &err);
-        if (rc == KEEP_ERR_NOTFOUND && which != argv[2])
-            rc = keep_config_remove_folder(conf, argv[2], &err);
+        if ((rc = cli_open(env, 0, &cfg, &store)))
+            return rc;
+        list_ctx c;
+        rc = find_folder(store, conf, which, &c, &err);
+        if (!rc && !c.found_id)
+            rc = keep_err_set(&err, KEEP_ERR_NOTFOUND,
+                              c.found_conf ? "%s is declared in keep.conf: remove its [folder] block there"
+                                           : "%s is not a drop folder",
+                              which);
+        if (!rc)
+            rc = idx_folder_remove(store, c.found_id, &err);
+        idx_store_close(store);
         if (rc)
             return cli_error(CLI_FAIL, "%s", err.msg);
         printf("no longer watching %s\n", which);

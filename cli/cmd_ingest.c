@@ -13,7 +13,9 @@ static const char usage[] =
     "files are not read again, changed files are replaced, and files gone from\n"
     "an ingested folder are removed. Symbolic links are not followed.\n\n"
     "  --collection NAME  collection the documents belong to (default: default)\n"
-    "  --json             print one JSON document with the outcome\n\n"
+    "  --json             print one JSON document with the outcome\n"
+    "  --no-embed         store text and full-text index only; vectors are made by\n"
+    "                     the next ingest without this flag (or 'keep reindex')\n\n"
     "Exit status: 0 when every file was indexed or skipped, 1 when some failed.\n";
 
 typedef struct {
@@ -62,9 +64,10 @@ static int run(cli_env *env, int argc, char **argv)
 {
     static const struct option opts[] = {{"collection", required_argument, 0, 'c'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"no-embed", no_argument, 0, 'E'},
                                          {0, 0, 0, 0}};
     const char *collection = "default";
-    int json = 0, c;
+    int json = 0, no_embed = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+c:", opts, NULL)) != -1) {
@@ -72,6 +75,8 @@ static int run(cli_env *env, int argc, char **argv)
             collection = optarg;
         else if (c == 'j')
             json = 1;
+        else if (c == 'E')
+            no_embed = 1;
         else
             return cli_usage_error(&cli_cmd_ingest, "unknown or incomplete option %s", argv[optind - 1]);
     }
@@ -112,7 +117,8 @@ static int run(cli_env *env, int argc, char **argv)
     }
     /* embeddings of the new chunks (the space is re-learned when the corpus doubled) */
     size_t embedded = 0;
-    rc = cli_refresh_vectors(env, store, p.tty, 0, &embedded);
+    if (!no_embed)
+        rc = cli_refresh_vectors(env, store, p.tty, 0, &embedded);
     idx_store_close(store);
     if (rc) {
         cJSON_Delete(p.files);

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "index/auth.h"
+#include "index/dropsync.h"
 #include "ingest/watch.h"
 
 static const char usage[] =
@@ -29,12 +31,7 @@ typedef struct {
     const char *path, *collection;
 } watch_root;
 
-typedef struct {
-    idx_store *store;
-    idx_ingest_opts opt;
-} watch_ctx;
-
-/* Folders from keep.conf: their strings are copies owned by *owned (a
+/* Drop folders (database, keep.conf): their strings are copies owned by *owned (a
  * NULL-terminated list), the roots array grows as needed. */
 typedef struct {
     watch_root **roots;
@@ -70,63 +67,34 @@ static int add_conf_root(void *ud, const char *folder, const char *collection)
     return 0;
 }
 
-static ingest_watch *g_watch;
+static int add_db_root(void *ud, int64_t id, const char *folder, const char *collection)
+{
+    (void)id;
+    return add_conf_root(ud, folder, collection);
+}
+
+static idx_dropsync *g_sync;
 static volatile sig_atomic_t g_stop;
 
 static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-    ingest_watch_stop(g_watch);
+    idx_dropsync_stop(g_sync);
 }
 
-static int on_progress(void *ud, const char *path, const char *status, const char *reason,
-                       const idx_ingest_stats *s)
+static void on_log(void *ud, const char *action, const char *path, const char *detail)
 {
     (void)ud;
-    (void)s;
-    if (strcmp(status, "unchanged") != 0) {
-        printf("%s %s%s%s\n", status, path, reason ? ": " : "", reason ? reason : "");
-        fflush(stdout);
-    }
-    return g_stop; /* a signal cuts a long sync short */
-}
-
-static void sync_path(watch_ctx *c, const char *collection, const char *path)
-{
-    idx_ingest_stats st;
-    keep_err err;
-    keep_err_clear(&err);
-    c->opt.collection = collection;
-    if (idx_ingest_paths(c->store, &path, 1, &c->opt, &st, &err))
-        cli_error(CLI_FAIL, "%s: %s", path, err.msg); /* logged; the next event retries */
-    else if (st.added || st.updated)
-        cli_refresh_vectors(NULL, c->store, 0, 0, NULL); /* embeddings of the new chunks */
-}
-
-static int on_event(void *ud, const ingest_watch_event *ev)
-{
-    watch_ctx *c = ud;
-    keep_err err;
-    keep_err_clear(&err);
-    switch (ev->kind) {
-    case INGEST_WATCH_CHANGED:
-        sync_path(c, ev->tag, ev->path);
-        break;
-    case INGEST_WATCH_REMOVED:
-        if (idx_doc_remove_path(c->store, ev->tag, ev->path, &err))
-            cli_error(CLI_FAIL, "%s: %s", ev->path, err.msg);
-        else
-            printf("removed %s%s\n", ev->path, ev->is_dir ? "/" : "");
-        break;
-    case INGEST_WATCH_RESCAN:
-        printf("rescan %s: %s\n", ev->path, ev->reason ? ev->reason : "");
-        fflush(stdout);
-        sync_path(c, ev->tag, ev->path);
-        break;
-    }
+    if (strcmp(action, "error") == 0)
+        cli_error(CLI_FAIL, "%s: %s", path, detail ? detail : ""); /* the next event retries */
+    else if (strcmp(action, "removed") == 0)
+        printf("removed %s%s\n", path, detail ? detail : "");
+    else if (strcmp(action, "rescan") == 0)
+        printf("rescan %s: %s\n", path, detail ? detail : "");
+    else
+        printf("%s %s%s%s\n", action, path, detail ? ": " : "", detail ? detail : "");
     fflush(stdout);
-    return g_stop;
 }
 
 static int run(cli_env *env, int argc, char **argv)
@@ -174,13 +142,19 @@ static int run(cli_env *env, int argc, char **argv)
         }
     }
     if (n == 0) {
-        /* no folders given: the drop folders of keep.conf */
+        /* no folders given: the drop folders (database and keep.conf) */
         char conf[4200];
         snprintf(conf, sizeof conf, "%s/keep.conf", env->data_dir);
         conf_roots cr = {&roots, &n, (size_t)argc, &owned, 0};
         keep_err cerr;
         keep_err_clear(&cerr);
-        if (keep_config_folders(conf, add_conf_root, &cr, &cerr)) {
+        keep_config fcfg;
+        idx_store *fstore = NULL;
+        if ((rc = cli_open(env, 1, &fcfg, &fstore)))
+            goto out;
+        int frc = idx_folders_list(fstore, add_db_root, &cr, &cerr);
+        idx_store_close(fstore);
+        if (frc || keep_config_folders(conf, add_conf_root, &cr, &cerr)) {
             rc = cli_error(CLI_FAIL, "%s", cerr.msg[0] ? cerr.msg : "out of memory");
             goto out;
         }
@@ -195,30 +169,24 @@ static int run(cli_env *env, int argc, char **argv)
             roots[i].collection = "default";
 
     keep_config cfg;
-    watch_ctx c = {0};
-    if ((rc = cli_open(env, 1, &cfg, &c.store)))
+    idx_store *store = NULL;
+    if ((rc = cli_open(env, 1, &cfg, &store)))
         goto out;
-    ingest_options_default(&c.opt.ingest);
-    c.opt.ingest.max_file_bytes = cfg.max_file_mb << 20;
-    c.opt.ingest.max_text_bytes = cfg.max_text_mb << 20;
-    c.opt.ingest.chunk_chars = cfg.chunk_chars;
-    c.opt.ingest.chunk_overlap = cfg.chunk_overlap;
-    c.opt.progress = on_progress;
+    idx_ingest_opts opt = {0};
+    ingest_options_default(&opt.ingest);
+    opt.ingest.max_file_bytes = cfg.max_file_mb << 20;
+    opt.ingest.max_text_bytes = cfg.max_text_mb << 20;
+    opt.ingest.chunk_chars = cfg.chunk_chars;
+    opt.ingest.chunk_overlap = cfg.chunk_overlap;
 
     keep_err err;
     keep_err_clear(&err);
-    ingest_watch *w = NULL;
-    if (ingest_watch_new(&w, (int)settle, &err)) {
+    idx_dropsync *d = NULL;
+    if (idx_dropsync_new(store, &opt, (int)settle, on_log, NULL, &d, &err)) {
         rc = cli_error(CLI_FAIL, "%s", err.msg);
         goto close;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (ingest_watch_add_root(w, roots[i].path, roots[i].collection, &err)) {
-            rc = cli_error(CLI_FAIL, "%s", err.msg);
-            goto close;
-        }
-    }
-    g_watch = w;
+    g_sync = d;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -226,11 +194,18 @@ static int run(cli_env *env, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    for (size_t i = 0; i < n && !g_stop; i++)
-        sync_path(&c, roots[i].collection, roots[i].path);
+    for (size_t i = 0; i < n && !g_stop; i++) {
+        if (idx_dropsync_add(d, roots[i].path, roots[i].collection, &err)) {
+            rc = cli_error(CLI_FAIL, "%s", err.msg);
+            goto restore;
+        }
+    }
     fprintf(stderr, "keep: watching %zu folder%s (SIGINT or SIGTERM stops)\n", n, n == 1 ? "" : "s");
     for (;;) {
-        int prc = ingest_watch_poll(w, -1, on_event, &c, &err);
+        /* embeddings of the new chunks, after the first sync and each batch */
+        if (idx_dropsync_take_changes(d) && !g_stop)
+            cli_refresh_vectors(NULL, store, 0, 0, NULL);
+        int prc = idx_dropsync_poll(d, -1, &err);
         if (prc == KEEP_ERR_CANCELLED)
             break;
         if (prc) {
@@ -238,13 +213,14 @@ static int run(cli_env *env, int argc, char **argv)
             break;
         }
     }
+restore:
     sa.sa_handler = SIG_DFL;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    g_watch = NULL;
+    g_sync = NULL;
 close:
-    ingest_watch_free(w);
-    idx_store_close(c.store);
+    idx_dropsync_free(d);
+    idx_store_close(store);
 out:
     keep_free(roots);
     for (size_t i = 0; owned && owned[i]; i++)

@@ -15,10 +15,11 @@ static const cli_command *const commands[] = {
     &cli_cmd_eval,
     &cli_cmd_model,
     &cli_cmd_folder,
-    &cli_cmd_watch,
     &cli_cmd_reindex,
     &cli_cmd_user,
     &cli_cmd_collection,
+    &cli_cmd_watch,
+    &cli_cmd_serve,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -26,6 +26,14 @@ void keep_config_defaults(keep_config *cfg)
     cfg->sequences = 1;
     cfg->answer_timeout_s = 120;
     cfg->min_relevance = 43;
+    snprintf(cfg->web_listen, sizeof cfg->web_listen, "127.0.0.1:8080");
+    cfg->web_threads = 4;
+    cfg->web_max_upload_mb = 64;
+    cfg->web_timeout_s = 30;
+    cfg->web_session_hours = 12;
+    cfg->web_login_failures = 5;
+    cfg->web_tls_cert[0] = cfg->web_tls_key[0] = cfg->web_trusted_proxies[0] = '\0';
+    snprintf(cfg->web_proxy_user_header, sizeof cfg->web_proxy_user_header, "X-Remote-User");
 }
 
 typedef struct {
@@ -70,6 +78,27 @@ static const int_key int_keys[] = {
     IN("answer", "sequences", sequences, 1, 64),
     IN("answer", "timeout_s", answer_timeout_s, 0, 86400),
     IN("answer", "min_relevance", min_relevance, 1, 100),
+    IN("web", "threads", web_threads, 1, 256),
+    SZ("web", "max_upload_mb", web_max_upload_mb, 1, 4096),
+    IN("web", "timeout_s", web_timeout_s, 1, 3600),
+    IN("web", "session_hours", web_session_hours, 1, 8760),
+    IN("web", "login_failures", web_login_failures, 1, 1000),
+};
+
+/* Text keys: copied into fixed-size fields (too long is an error). */
+typedef struct {
+    const char *section, *key;
+    size_t offset, size;
+} str_key;
+
+#define ST(s, k, f) {s, k, offsetof(keep_config, f), sizeof(((keep_config *)0)->f)}
+static const str_key str_keys[] = {
+    ST("answer", "model", model),
+    ST("web", "listen", web_listen),
+    ST("web", "tls_cert", web_tls_cert),
+    ST("web", "tls_key", web_tls_key),
+    ST("web", "trusted_proxies", web_trusted_proxies),
+    ST("web", "proxy_user_header", web_proxy_user_header),
 };
 
 /* Debian's inih is built without line numbers in the handler. */
@@ -84,15 +113,6 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [folder]", name);
         c->failed = 1;
         return 0;
-    }
-    if (strcmp(section, "answer") == 0 && strcmp(name, "model") == 0) {
-        if (strlen(value) >= sizeof c->cfg->model) {
-            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: answer.model is too long");
-            c->failed = 1;
-            return 0;
-        }
-        snprintf(c->cfg->model, sizeof c->cfg->model, "%s", value);
-        return 1;
     }
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
         const int_key *k = &int_keys[i];
@@ -110,6 +130,20 @@ static int on_entry(void *user, const char *section, const char *name, const cha
             *(size_t *)(base + k->offset) = (size_t)v;
         else
             *(int *)(base + k->offset) = (int)v;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
+        const str_key *k = &str_keys[i];
+        if (strcmp(section, k->section) || strcmp(name, k->key))
+            continue;
+        size_t n = strlen(value);
+        if (n >= k->size) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: %s.%s is longer than %zu bytes",
+                         section, name, k->size - 1);
+            c->failed = 1;
+            return 0;
+        }
+        memcpy((char *)c->cfg + k->offset, value, n + 1);
         return 1;
     }
     keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: unknown key '%s' in [%s]", name, section);
@@ -161,10 +195,15 @@ int keep_config_write_default(const char *path, keep_err *err)
             "; a GGUF chat model; without one, answers are extracted sentences\n"
             ";model = /path/to/model.gguf\n"
             ";k = %d\n;context_tokens = %zu\n;max_tokens = %zu\n;threads = %d\n"
-            ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n",
+            ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n\n"
+            "[web]\n;listen = %s\n;threads = %d\n;max_upload_mb = %zu\n;timeout_s = %d\n"
+            ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"
+            ";trusted_proxies =\n;proxy_user_header = %s\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
             d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.answer_k, d.context_tokens,
-            d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance);
+            d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance,
+            d.web_listen, d.web_threads, d.web_max_upload_mb, d.web_timeout_s,
+            d.web_session_hours, d.web_login_failures, d.web_proxy_user_header);
     if (fclose(f) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
     return KEEP_OK;
@@ -242,114 +281,5 @@ int keep_config_folders(const char *path,
     else
         folder_flush(c);
     keep_free(c);
-    return rc;
-}
-
-/* Rewrites path with text (tmp file + rename, so a crash never leaves half a
- * configuration). */
-static int replace_file(const char *path, const char *text, size_t len, keep_err *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return keep_err_set(err, KEEP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    int ok = fwrite(text, 1, len, f) == len;
-    ok &= fflush(f) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
-    }
-    return KEEP_OK;
-}
-
-int keep_config_add_folder(const char *path, const char *folder, const char *collection,
-                           keep_err *err)
-{
-    if (!folder || !*folder || strchr(folder, '\n') || !collection || !*collection ||
-        strchr(collection, '\n') || strlen(collection) > 128)
-        return keep_err_set(err, KEEP_ERR_USAGE, "invalid folder or collection name");
-    char *old = NULL;
-    size_t len = 0;
-    keep_err rerr;
-    int rc = keep_read_file(path, (size_t)1 << 20, &old, &len, &rerr);
-    if (rc && rc != KEEP_ERR_NOTFOUND)
-        return keep_err_set(err, rc, "%s: %s", path, rerr.msg);
-    keep_buf b = {0};
-    if (old)
-        keep_buf_append(&b, old, len);
-    if (b.len && b.data[b.len - 1] != '\n')
-        keep_buf_putc(&b, '\n');
-    keep_buf_printf(&b, "\n[folder]\npath = %s\ncollection = %s\n", folder, collection);
-    rc = b.data ? replace_file(path, b.data, b.len, err) : keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
-    keep_free(old);
-    keep_buf_free(&b);
-    return rc;
-}
-
-int keep_config_remove_folder(const char *path, const char *folder, keep_err *err)
-{
-    char *old = NULL;
-    size_t len = 0;
-    keep_err rerr;
-    int rc = keep_read_file(path, (size_t)1 << 20, &old, &len, &rerr);
-    if (rc)
-        return keep_err_set(err, rc == KEEP_ERR_NOTFOUND ? KEEP_ERR_NOTFOUND : rc,
-                            "no drop folder %s in keep.conf", folder);
-    /* Blocks are found line by line: a [folder] header starts one, any other
-     * header ends it; the block whose path matches is dropped whole. */
-    keep_buf out = {0}, block = {0};
-    int in_folder = 0, match = 0, removed = 0;
-    char *p = old, *end = old + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        char line[4200];
-        size_t ln = n < sizeof line ? n : sizeof line - 1;
-        memcpy(line, p, ln);
-        line[ln] = '\0';
-        char *t = line;
-        while (*t == ' ' || *t == '\t')
-            t++;
-        if (*t == '[') {
-            if (in_folder) {
-                if (match)
-                    removed++;
-                else
-                    keep_buf_append(&out, block.data ? block.data : "", block.len);
-                keep_buf_reset(&block);
-            }
-            in_folder = strncmp(t, "[folder]", 8) == 0;
-            match = 0;
-        }
-        if (in_folder) {
-            keep_buf_append(&block, p, n);
-            char key[16], val[4100];
-            if (sscanf(t, "%15[a-z] = %4099[^\r\n]", key, val) == 2 && strcmp(key, "path") == 0) {
-                size_t vl = strlen(val);
-                while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t'))
-                    val[--vl] = '\0';
-                if (strcmp(val, folder) == 0)
-                    match = 1;
-            }
-        } else {
-            keep_buf_append(&out, p, n);
-        }
-        p += n;
-    }
-    if (in_folder) {
-        if (match)
-            removed++;
-        else
-            keep_buf_append(&out, block.data ? block.data : "", block.len);
-    }
-    if (!removed)
-        rc = keep_err_set(err, KEEP_ERR_NOTFOUND, "no drop folder %s in keep.conf", folder);
-    else
-        rc = replace_file(path, out.data ? out.data : "", out.len, err);
-    keep_free(old);
-    keep_buf_free(&out);
-    keep_buf_free(&block);
     return rc;
 }

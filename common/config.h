@@ -30,6 +30,17 @@ typedef struct keep_config {
     int sequences;           /* answers generated at once */
     int answer_timeout_s;    /* time limit per answer, queue included; 0 = none */
     int min_relevance;       /* percent: below it Keep refuses */
+    /* [web] */
+    char web_listen[128];        /* ADDR:PORT of keep serve */
+    int web_threads;             /* request threads */
+    size_t web_max_upload_mb;    /* request body cap for uploads */
+    int web_timeout_s;           /* idle connection timeout */
+    int web_session_hours;       /* browser session lifetime */
+    int web_login_failures;      /* failed logins per user per 15 minutes */
+    char web_tls_cert[1024];     /* PEM certificate: HTTPS when set with the key */
+    char web_tls_key[1024];      /* PEM private key */
+    char web_trusted_proxies[512]; /* addresses whose user header is believed */
+    char web_proxy_user_header[128]; /* the reverse proxy's user header */
 } keep_config;
 
 void keep_config_defaults(keep_config *cfg);
@@ -45,11 +56,6 @@ int keep_config_load(const char *path, keep_config *cfg, keep_err *err);
 int keep_config_folders(const char *path,
                         int (*fn)(void *ud, const char *folder, const char *collection),
                         void *ud, keep_err *err);
-/* Appends a [folder] block to keep.conf (creating it) / removes the block
- * whose path is folder (KEEP_ERR_NOTFOUND when none). Rewrites atomically. */
-int keep_config_add_folder(const char *path, const char *folder, const char *collection,
-                           keep_err *err);
-int keep_config_remove_folder(const char *path, const char *folder, keep_err *err);
 
 /* Writes a commented keep.conf with the defaults (used on first run). */
 int keep_config_write_default(const char *path, keep_err *err);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "store_int.h"
 
 struct idx_principal {
@@ -494,4 +495,26 @@ int idx_doc_text_range(idx_store *s, int64_t doc_id, int64_t start, int64_t end,
     }
     sqlite3_reset(st);
     return rc;
+}
+
+/* ---- one collection ------------------------------------------------------------------------ */
+
+int idx_principal_may_read(const idx_principal *p, const char *collection)
+{
+    if (!p || !collection)
+        return 0;
+    if (p->admin)
+        return 1;
+    cJSON *arr = p->readable_json ? cJSON_Parse(p->readable_json) : NULL;
+    int ok = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr)
+    {
+        if (cJSON_IsString(c) && strcmp(c->valuestring, collection) == 0) {
+            ok = 1;
+            break;
+        }
+    }
+    cJSON_Delete(arr);
+    return ok;
 }

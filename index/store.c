@@ -87,6 +87,22 @@ static const char *const migrations[] = {
     "CREATE TABLE collection_grants(collection TEXT NOT NULL, grp TEXT NOT NULL,"
     "  PRIMARY KEY(collection, grp));"
     "CREATE INDEX documents_collection ON documents(collection);",
+    /* 2 -> 3: the web server's authentication (index/auth.c): password
+     * hashes, API tokens and browser sessions (tokens and session ids are
+     * stored hashed), and the drop folders the server watches */
+    "CREATE TABLE user_passwords(user TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,"
+    "  hash TEXT NOT NULL, changed_at INTEGER NOT NULL);"
+    "CREATE TABLE api_tokens(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
+    "  last_used INTEGER, revoked_at INTEGER);"
+    "CREATE INDEX api_tokens_user ON api_tokens(user);"
+    "CREATE TABLE sessions(hash TEXT PRIMARY KEY,"
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user);"
+    "CREATE TABLE drop_folders(id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,"
+    "  collection TEXT NOT NULL);",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == IDX_SCHEMA_VERSION, "one migration per schema version");

@@ -325,35 +325,70 @@ out:
     return rc;
 }
 
-/* Fetches a group: one chunk, or adjacent chunks merged into one passage. */
+static int same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Same section: a passage never joins two headings, slides or sheets, so its
+ * location names all of its text (a page change inside a section is fine:
+ * the passage then reports a page range). */
+static int same_section(const idx_hit *a, const idx_hit *b)
+{
+    return a->slide == b->slide && same_text(a->heading, b->heading) &&
+           same_text(a->sheet, b->sheet);
+}
+
+static int cmp_hit_ordinal(const void *a, const void *b)
+{
+    const idx_hit *x = a, *y = b;
+    return (x->ordinal > y->ordinal) - (x->ordinal < y->ordinal);
+}
+
+/* Fetches a group: one chunk, or adjacent chunks of the best chunk's section
+ * merged into one passage. */
 static int fetch_group(idx_store *s, const group_t *g, const char *match, idx_hit *h, keep_err *err)
 {
     int rc = idx_hit_fetch(s, g->best_chunk, match, h, err);
     if (rc || g->n_chunks < 2)
         return rc;
-    for (size_t i = 0; i < g->n_chunks; i++) {
-        if (g->chunks[i] == g->best_chunk)
-            continue;
-        idx_hit o;
+    idx_hit others[64];
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_chunks && n < 64; i++) {
         keep_err e2;
-        if (idx_hit_fetch(s, g->chunks[i], NULL, &o, &e2))
-            continue; /* gone since: the passage stays the best chunk */
-        if (o.start < h->start) {
-            h->start = o.start;
-            if (o.page_start)
-                h->page_start = o.page_start;
-        }
-        if (o.end > h->end) {
-            h->end = o.end;
-            if (o.page_end)
-                h->page_end = o.page_end;
-        }
-        if (o.ordinal < h->ordinal)
-            h->ordinal = o.ordinal;
-        if (o.ordinal > h->ordinal_end)
-            h->ordinal_end = o.ordinal;
-        hit_clear(&o);
+        if (g->chunks[i] != g->best_chunk && idx_hit_fetch(s, g->chunks[i], NULL, &others[n], &e2) == KEEP_OK)
+            n++; /* a chunk gone since ranking is simply left out */
     }
+    qsort(others, n, sizeof *others, cmp_hit_ordinal);
+    /* grow outwards from the best chunk while ordinals are contiguous and the
+     * section is the same */
+    int lo = h->ordinal, hi = h->ordinal;
+    for (int moved = 1; moved;) {
+        moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            idx_hit *o = &others[i];
+            if ((o->ordinal != lo - 1 && o->ordinal != hi + 1) || !same_section(o, h))
+                continue;
+            if (o->ordinal == lo - 1) {
+                lo = o->ordinal;
+                h->start = o->start;
+                if (o->page_start)
+                    h->page_start = o->page_start;
+            } else {
+                hi = o->ordinal;
+                h->end = o->end;
+                if (o->page_end)
+                    h->page_end = o->page_end;
+            }
+            moved = 1;
+        }
+    }
+    h->ordinal = lo;
+    h->ordinal_end = hi;
+    for (size_t i = 0; i < n; i++)
+        hit_clear(&others[i]);
+    if (lo == hi)
+        return KEEP_OK;
     char *text = NULL;
     if (idx_doc_text_range(s, h->doc_id, h->start, h->end, &text, err) == KEEP_OK && text &&
         *text) {

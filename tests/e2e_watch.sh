@@ -85,6 +85,20 @@ pid=
 "$KEEP" --data "$D2" folder rm "$FIN" >/dev/null; tap_ok $? "keep folder rm"
 tap_eq "$("$KEEP" --data "$D2" folder list --json | jq -c '[.folders[].path | sub(".*/"; "")]')" '["hr-drop"]' "only the other folder is left"
 "$KEEP" --data "$D2" folder rm "$FIN" 2>/dev/null; tap_eq $? 1 "removing it again fails"
-"$KEEP" --data "$D2" search x >/dev/null; tap_ok $? "keep.conf still valid after edits"
+CONF_DROP="$TAP_TMP/conf-drop"
+mkdir -p "$CONF_DROP"
+printf '\n[folder]\npath = %s\ncollection = legal\n' "$CONF_DROP" >>"$D2/keep.conf"
+tap_eq "$("$KEEP" --data "$D2" folder list --json | jq -c '[.folders[] | select(.source == "keep.conf") | .collection]')" '["legal"]' "keep.conf [folder] blocks are listed too"
+"$KEEP" --data "$D2" folder rm "$CONF_DROP" 2>"$TAP_TMP/err"; tap_eq $? 1 "a keep.conf folder is not removed by the CLI"
+tap_match "$(cat "$TAP_TMP/err")" "keep.conf" "the error says where it is declared"
+"$KEEP" --data "$D2" watch --settle-ms 200 >"$TAP_TMP/watch3.log" 2>&1 &
+pid=$!
+printf 'Contracts above one million euros need the general counsel.\n' >"$CONF_DROP/contracts.txt"
+D=$D2
+wait_search "contracts general counsel" "conf-drop/contracts[.]txt$" found; tap_ok $? "a keep.conf folder is watched"
+D=$D_SAVE
+kill -TERM "$pid"
+wait "$pid"
+pid=
 
 tap_done
