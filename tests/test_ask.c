@@ -275,6 +275,30 @@ static void test_question_set(env_t *en)
     cJSON_Delete(j);
 }
 
+/* ---- retrieval: adjacent chunks of two sections ---- */
+
+/* Two adjacent chunks of one document in different sections (the KPI sheet
+ * and the comments sheet) are two results: the one not merged into the
+ * other's passage must not vanish (it holds the answer). */
+static void test_adjacent_sections(env_t *en)
+{
+    keep_err err;
+    retr_request r = {"What was the on-time delivery percentage in August?", 8, NULL, en->admin,
+                      NULL, 3, en->v, en->e};
+    retr_results *res = NULL;
+    ASSERT_EQ_INT(retr_search(en->s, &r, &res, &err), KEEP_OK, "search");
+    int q3 = 0, comments = 0;
+    for (size_t i = 0; res && i < retr_results_count(res); i++) {
+        const idx_hit *h = retr_results_hit(res, i);
+        if (h->sheet && strstr(h->path, "kpi-q3-2026.ods")) {
+            q3 |= strcmp(h->sheet, "Q3 2026") == 0 && strstr(h->text, "August: 95.1") != NULL;
+            comments |= strcmp(h->sheet, "Comments") == 0;
+        }
+    }
+    OKF(q3 && comments, "both sheets of the KPI workbook are results (Q3 2026 with the figure)");
+    retr_results_free(res);
+}
+
 /* ---- access control, injected instructions, JSON ---- */
 
 static void test_access_and_injection(env_t *en)
@@ -703,6 +727,7 @@ int main(void)
         return tap_done();
     }
     OKF(1, "setup: samples ingested and embedded");
+    test_adjacent_sections(&en);
     test_question_set(&en);
     test_access_and_injection(&en);
     test_scripted_generator(&en);
