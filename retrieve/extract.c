@@ -24,6 +24,7 @@
  * refuses (tests/data/ask measures it). Table rows, list items and lines are
  * sentences of their own; headings and column-header rows are not answers. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,7 @@ static int on_qword(void *ud, const char *surface, size_t n, const char *stem, i
     if (c->n >= 64)
         return 0; /* a pasted page is not a question: its first words decide */
     qword *w = &c->q[c->n++];
-    memcpy(w->stem, stem, RETR__MAX_WORD);
+    snprintf(w->stem, RETR__MAX_WORD, "%s", stem);
     char word[RETR__MAX_WORD * 2];
     size_t m = n < sizeof word - 1 ? n : sizeof word - 1;
     memcpy(word, surface, m);
@@ -114,7 +115,7 @@ static int on_seq(void *ud, const char *surface, size_t n, const char *stem, int
         q->w = p;
         q->cap = cap;
     }
-    memcpy(q->w[q->n++], stem, RETR__MAX_WORD);
+    snprintf(q->w[q->n++], RETR__MAX_WORD, "%s", stem);
     return 0;
 }
 

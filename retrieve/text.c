@@ -233,7 +233,7 @@ static int add_one(void *ud, const char *surface, size_t n, const char *stem, in
         a->ws->w = p;
         a->ws->cap = cap;
     }
-    memcpy(a->ws->w[a->ws->n++], stem, RETR__MAX_WORD);
+    snprintf(a->ws->w[a->ws->n++], RETR__MAX_WORD, "%s", stem);
     return 0;
 }
 
