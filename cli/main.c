@@ -10,6 +10,7 @@
 static const cli_command *const commands[] = {
     &cli_cmd_ingest,
     &cli_cmd_search,
+    &cli_cmd_ask,
     &cli_cmd_docs,
     &cli_cmd_eval,
     &cli_cmd_model,

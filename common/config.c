@@ -18,6 +18,14 @@ void keep_config_defaults(keep_config *cfg)
     cfg->search_k = 10;
     cfg->max_chunks_per_doc = 3;
     cfg->busy_timeout_ms = 10000;
+    cfg->model[0] = '\0';
+    cfg->answer_k = 8;
+    cfg->context_tokens = 1500;
+    cfg->max_tokens = 512;
+    cfg->answer_threads = 0;
+    cfg->sequences = 1;
+    cfg->answer_timeout_s = 120;
+    cfg->min_relevance = 43;
     snprintf(cfg->web_listen, sizeof cfg->web_listen, "127.0.0.1:8080");
     cfg->web_threads = 4;
     cfg->web_max_upload_mb = 64;
@@ -64,6 +72,13 @@ static const int_key int_keys[] = {
     IN("search", "k", search_k, 1, 1000),
     IN("search", "max_chunks_per_doc", max_chunks_per_doc, 1, 1000),
     IN("store", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
+    IN("answer", "k", answer_k, 1, 100),
+    SZ("answer", "context_tokens", context_tokens, 100, 100000),
+    SZ("answer", "max_tokens", max_tokens, 1, 32768),
+    IN("answer", "threads", answer_threads, 0, 256),
+    IN("answer", "sequences", sequences, 1, 64),
+    IN("answer", "timeout_s", answer_timeout_s, 0, 86400),
+    IN("answer", "min_relevance", min_relevance, 1, 100),
     IN("web", "threads", web_threads, 1, 256),
     SZ("web", "max_upload_mb", web_max_upload_mb, 1, 4096),
     IN("web", "timeout_s", web_timeout_s, 1, 3600),
@@ -80,6 +95,7 @@ typedef struct {
 #define ST(s, k, f) {s, k, offsetof(keep_config, f), sizeof(((keep_config *)0)->f)}
 static const str_key str_keys[] = {
     ST("search", "embedding_model", embedding_model),
+    ST("answer", "model", model),
     ST("web", "listen", web_listen),
     ST("web", "tls_cert", web_tls_cert),
     ST("web", "tls_key", web_tls_key),
@@ -177,13 +193,19 @@ int keep_config_write_default(const char *path, keep_err *err)
             ";threads = %d\n\n"
             "[search]\n;k = %d\n;max_chunks_per_doc = %d\n;embedding_model =\n\n"
             "[store]\n;busy_timeout_ms = %d\n\n"
+            "[answer]\n"
+            "; a GGUF chat model; without one, answers are extracted sentences\n"
+            ";model = /path/to/model.gguf\n"
+            ";k = %d\n;context_tokens = %zu\n;max_tokens = %zu\n;threads = %d\n"
+            ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n\n"
             "[web]\n;listen = %s\n;threads = %d\n;max_upload_mb = %zu\n;timeout_s = %d\n"
             ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"
             ";trusted_proxies =\n;proxy_user_header = %s\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
-            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.web_listen, d.web_threads,
-            d.web_max_upload_mb, d.web_timeout_s, d.web_session_hours, d.web_login_failures,
-            d.web_proxy_user_header);
+            d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.answer_k, d.context_tokens,
+            d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance,
+            d.web_listen, d.web_threads, d.web_max_upload_mb, d.web_timeout_s,
+            d.web_session_hours, d.web_login_failures, d.web_proxy_user_header);
     if (fclose(f) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
     return KEEP_OK;

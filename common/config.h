@@ -21,6 +21,15 @@ typedef struct keep_config {
     int max_chunks_per_doc;  /* results per document by default */
     /* [store] */
     int busy_timeout_ms;     /* SQLite busy timeout */
+    /* [answer] */
+    char model[4096];        /* generative model (GGUF path); "" = extractive answers */
+    int answer_k;            /* passages retrieved for an answer */
+    size_t context_tokens;   /* token budget of those passages */
+    size_t max_tokens;       /* answer length cap */
+    int answer_threads;      /* decoder threads per sequence; 0 = physical cores */
+    int sequences;           /* answers generated at once */
+    int answer_timeout_s;    /* time limit per answer, queue included; 0 = none */
+    int min_relevance;       /* percent: below it Keep refuses */
     /* [web] */
     char embedding_model[1024];  /* [search] GGUF embedding model; empty: built-in */
     char web_listen[128];        /* ADDR:PORT of keep serve */

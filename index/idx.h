@@ -103,6 +103,15 @@ int idx_fts_search(idx_store *s, const char *match, size_t k, idx_hit **hits, si
                    keep_err *err);
 void idx_hits_free(idx_hit *hits, size_t n);
 
+/* ---- term statistics ------------------------------------------------------------ */
+
+/* Chunks in the store (every collection). */
+int idx_chunk_total(idx_store *s, int64_t *n, keep_err *err);
+/* Chunks whose full-text index holds word (tokenized and stemmed as search
+ * does; 0 for a word that reduces to nothing). Counted over every
+ * collection: a weight, never shown to a user. */
+int idx_term_chunk_freq(idx_store *s, const char *word, int64_t *df, keep_err *err);
+
 /* ---- embedders ---------------------------------------------------------------------
  * Anything that turns text into vectors: the built-in corpus-learned embedder
  * below, or a GGUF model adapted by the composition root (cli/). A vtable, so

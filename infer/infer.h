@@ -111,4 +111,162 @@ int infer_refresh_vectors(idx_store *s, const char *model_path, int n_threads,
 
 /* ==== generation ============================================================ */
 
+/* A decoder model: the mmapped GGUF file (weights are never copied), its
+ * tokenizer and hyper-parameters. Read-only once open, so several contexts
+ * (each with its own KV cache) may share one model. Architectures: llama
+ * (Llama 2/3, SmolLM2, Mistral-style), qwen2, qwen3. */
+typedef struct infer_model infer_model;
+
+/* Opens and validates a decoder model. Unknown architecture or tensor type,
+ * missing tensor, wrong shape: KEEP_ERR_UNSUPPORTED / KEEP_ERR_CORRUPT with
+ * a message naming it. Caller frees with infer_model_free. */
+int infer_model_open(const char *path, infer_model **out, keep_err *err);
+void infer_model_free(infer_model *m);
+
+const infer_tokenizer *infer_model_tokenizer(const infer_model *m);
+size_t infer_model_n_vocab(const infer_model *m);
+/* Context length the model was trained with (metadata). */
+size_t infer_model_n_ctx_train(const infer_model *m);
+/* "llama", "qwen2", "qwen3". */
+const char *infer_model_arch(const infer_model *m);
+/* tokenizer.chat_template, NULL when the file has none. */
+const char *infer_model_chat_template(const infer_model *m);
+
+/* An evaluation context: KV cache (F16), activations and thread pool, all
+ * allocated at creation so that evaluating tokens never allocates. One
+ * thread uses a context at a time. */
+typedef struct infer_ctx infer_ctx;
+
+typedef struct infer_ctx_params {
+    size_t n_ctx;   /* KV cache positions; 0: min(training context, 4096) */
+    size_t n_batch; /* prompt tokens per forward pass; 0: 256 */
+    int n_threads;  /* 0: physical cores */
+} infer_ctx_params;
+
+/* Caller frees with infer_ctx_free; m must outlive the context. p may be NULL
+ * (all defaults). */
+int infer_ctx_new(const infer_model *m, const infer_ctx_params *p, infer_ctx **out, keep_err *err);
+void infer_ctx_free(infer_ctx *c);
+size_t infer_ctx_n_ctx(const infer_ctx *c);
+int infer_ctx_n_threads(const infer_ctx *c);
+
+/* Makes the KV cache hold ids[0..n) and computes the logits of the last
+ * position. The longest prefix already in the cache (a system prompt, the
+ * previous turn, the tokens generated so far) is reused: only the rest is
+ * computed, in batches. n must be 1..n_ctx; an id out of the vocabulary is
+ * KEEP_ERR_USAGE; KEEP_ERR_TOOBIG past the context. *n_computed (may be
+ * NULL) receives how many positions were actually computed. */
+int infer_ctx_eval(infer_ctx *c, const int32_t *ids, size_t n, size_t *n_computed, keep_err *err);
+
+/* Logits of the last evaluated position (n_vocab floats, valid until the
+ * next eval); NULL before the first eval. */
+const float *infer_ctx_logits(const infer_ctx *c);
+/* Positions currently in the KV cache. */
+size_t infer_ctx_n_past(const infer_ctx *c);
+/* Forgets the cache (the next eval computes everything). */
+void infer_ctx_reset(infer_ctx *c);
+/* Callable from any thread: the eval or generation running on c (or the next
+ * one, if none runs) stops at the next layer or token with
+ * KEEP_ERR_CANCELLED; the request is consumed by that call. The cache keeps
+ * every position computed before. */
+void infer_ctx_cancel(infer_ctx *c);
+
+/* ---- sampling ---- */
+
+/* Applied in this order (as llama.cpp's default chain): repetition penalty
+ * over the last repeat_last_n tokens, top-k, top-p, min-p, temperature, then
+ * a draw from the rest. temperature <= 0 is greedy (argmax after the
+ * penalty). */
+typedef struct infer_sampling {
+    float temperature;    /* 0.8 by default; <= 0: greedy */
+    int top_k;            /* 40; 0: off */
+    float top_p;          /* 0.95; 1: off */
+    float min_p;          /* 0.05; 0: off */
+    float repeat_penalty; /* 1.0 (off); > 1 discourages repeats */
+    size_t repeat_last_n; /* 64 */
+    uint64_t seed;        /* same seed, same prompt, same model: same tokens */
+} infer_sampling;
+
+void infer_sampling_defaults(infer_sampling *s);
+
+/* One token from logits (n_vocab floats, not modified) given the history
+ * ids[0..n_hist) for the penalty. *rng is the generator state (seed it with
+ * infer_sampling.seed; advanced by each draw). scratch_p / scratch_id hold
+ * n_vocab entries. Returns the token id. */
+int32_t infer_sample(const infer_sampling *s, const float *logits, size_t n_vocab,
+                     const int32_t *hist, size_t n_hist, uint64_t *rng, float *scratch_p,
+                     int32_t *scratch_id);
+
+/* ---- chat templates ---- */
+
+typedef enum {
+    INFER_CHAT_CHATML,  /* <|im_start|>role ... <|im_end|>: Qwen, SmolLM2, fallback */
+    INFER_CHAT_LLAMA3,  /* <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
+    INFER_CHAT_LLAMA2,  /* [INST] <<SYS>> ... <</SYS>> ... [/INST] */
+    INFER_CHAT_MISTRAL, /* [INST] ... [/INST] without <<SYS>> */
+    INFER_CHAT_PHI3,    /* <|user|> ... <|end|> <|assistant|> */
+    INFER_CHAT_GEMMA,   /* <start_of_turn>user ... <end_of_turn> <start_of_turn>model */
+    INFER_CHAT_COUNT
+} infer_chat_format;
+
+typedef struct infer_chat_msg {
+    const char *role; /* "system", "user", "assistant" */
+    const char *content;
+} infer_chat_msg;
+
+/* The format a tokenizer.chat_template (Jinja text) is written for,
+ * recognised by its markers; ChatML when tmpl is NULL or unknown. */
+infer_chat_format infer_chat_detect(const char *tmpl);
+/* By name ("chatml", "qwen", "smollm2", "llama3", "llama2", "mistral",
+ * "phi3", "gemma"), for a keep.conf override; -1 when unknown. */
+int infer_chat_from_name(const char *name);
+const char *infer_chat_name(infer_chat_format f);
+/* Appends the conversation as prompt text to out (BOS not included: the
+ * tokenizer adds it), ending with the assistant's turn opener when
+ * add_assistant. Tokenize it with INFER_TOK_ADD_SPECIAL |
+ * INFER_TOK_PARSE_SPECIAL. Unknown roles are KEEP_ERR_USAGE. */
+int infer_chat_apply(infer_chat_format f, const infer_chat_msg *msgs, size_t n, int add_assistant,
+                     keep_buf *out, keep_err *err);
+
+/* ---- generation ---- */
+
+/* Receives each piece of generated text (whole UTF-8 characters, stop
+ * strings withheld); returning nonzero stops the generation. */
+typedef int (*infer_piece_fn)(void *user, const char *text, size_t len);
+
+typedef enum {
+    INFER_STOP_EOG,       /* end-of-generation token (EOS, EOT, <|im_end|> ...) */
+    INFER_STOP_STRING,    /* a stop string appeared */
+    INFER_STOP_LENGTH,    /* max_tokens reached */
+    INFER_STOP_CONTEXT,   /* context full */
+    INFER_STOP_CALLBACK,  /* the piece callback asked to stop */
+    INFER_STOP_CANCELLED  /* infer_ctx_cancel */
+} infer_stop_reason;
+
+typedef struct infer_gen_params {
+    infer_sampling sampling;
+    size_t max_tokens;         /* 0: until EOG or the context is full */
+    const char *const *stop;   /* stop strings (not included in the output) */
+    size_t n_stop;
+    infer_piece_fn on_piece;   /* may be NULL */
+    void *user;
+} infer_gen_params;
+
+typedef struct infer_gen_result {
+    infer_stop_reason stop;
+    size_t n_prompt;     /* prompt tokens */
+    size_t n_reused;     /* of which already in the cache */
+    size_t n_generated;  /* tokens sampled (the EOG token included) */
+    double prompt_ms, gen_ms;
+} infer_gen_result;
+
+void infer_gen_defaults(infer_gen_params *p);
+
+/* Evaluates the prompt (reusing the cached prefix) and samples until a stop
+ * condition, streaming text to p->on_piece and appending it to text (may be
+ * NULL). Cancellation returns KEEP_ERR_CANCELLED with res->stop
+ * INFER_STOP_CANCELLED and the text so far delivered. */
+int infer_generate(infer_ctx *c, const int32_t *prompt, size_t n_prompt, const infer_gen_params *p,
+                   keep_buf *text, infer_gen_result *res, keep_err *err);
+
 #endif

@@ -65,3 +65,23 @@ nodist_EXTRA_tests_test_bert_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_bert
 EXTRA_DIST += tests/data/bert/synth-llamacpp.json
 libkeep_a_SOURCES += infer/embed_index.c
+# decoder: model loading, forward pass, generation
+libkeep_a_SOURCES += infer/model.c infer/model.h infer/forward.c infer/generate.c infer/attn_kernels.c \
+	infer/attn_kernels.h
+check_PROGRAMS += tests/test_decoder
+tests_test_decoder_SOURCES = tests/test_decoder.c tests/tap.h
+tests_test_decoder_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_decoder_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_decoder
+check_PROGRAMS += tests/test_generate
+tests_test_generate_SOURCES = tests/test_generate.c tests/tap.h
+tests_test_generate_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_generate_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_generate
+# bench/infer: random-weight models of real shapes (built with the tests so it
+# keeps compiling; bench/infer/run.sh uses it)
+check_PROGRAMS += bench/infer/mkmodel
+bench_infer_mkmodel_SOURCES = bench/infer/mkmodel.c
+bench_infer_mkmodel_LDADD = $(TEST_LIBS)
+nodist_EXTRA_bench_infer_mkmodel_SOURCES = build-aux/force-cxx-link.cpp
+EXTRA_DIST += bench/infer/run.sh bench/infer/README.md

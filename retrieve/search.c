@@ -346,9 +346,13 @@ static int cmp_hit_ordinal(const void *a, const void *b)
 }
 
 /* Fetches a group: one chunk, or adjacent chunks of the best chunk's section
- * merged into one passage. */
-static int fetch_group(idx_store *s, const group_t *g, const char *match, idx_hit *h, keep_err *err)
+ * merged into one passage. The group's chunks of other sections, left out of
+ * the passage, go to left[] (*n_left of them; room for g->n_chunks) so they
+ * become results of their own instead of vanishing. */
+static int fetch_group(idx_store *s, const group_t *g, const char *match, idx_hit *h,
+                       int64_t *left, size_t *n_left, keep_err *err)
 {
+    *n_left = 0;
     int rc = idx_hit_fetch(s, g->best_chunk, match, h, err);
     if (rc || g->n_chunks < 2)
         return rc;
@@ -385,8 +389,11 @@ static int fetch_group(idx_store *s, const group_t *g, const char *match, idx_hi
     }
     h->ordinal = lo;
     h->ordinal_end = hi;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (others[i].ordinal < lo || others[i].ordinal > hi)
+            left[(*n_left)++] = others[i].chunk_id;
         hit_clear(&others[i]);
+    }
     if (lo == hi)
         return KEEP_OK;
     char *text = NULL;
@@ -484,12 +491,19 @@ int retr_search(idx_store *s, const retr_request *req, retr_results **out, keep_
         x->chunks[0] = f[i].chunk_id;
         x->n_chunks = 1;
     }
-    r->hits = keep_calloc(n_g ? n_g : 1, sizeof *r->hits);
+    /* room for every chunk of every group: chunks of another section than
+     * their group's best become results of their own, right after it */
+    size_t room = 0;
+    for (size_t i = 0; i < n_g; i++)
+        room += g[i].n_chunks;
+    r->hits = keep_calloc(room ? room : 1, sizeof *r->hits);
     if (!r->hits)
         goto oom;
-    for (size_t i = 0; i < n_g; i++) {
+    for (size_t i = 0; i < n_g && r->n < k; i++) {
         idx_hit *h = &r->hits[r->n];
-        rc = fetch_group(s, &g[i], match, h, err);
+        int64_t left[64];
+        size_t n_left = 0;
+        rc = fetch_group(s, &g[i], match, h, left, &n_left, err);
         if (rc == KEEP_ERR_NOTFOUND) { /* deleted since ranking */
             keep_err_clear(err);
             rc = KEEP_OK;
@@ -499,6 +513,14 @@ int retr_search(idx_store *s, const retr_request *req, retr_results **out, keep_
             goto fail;
         h->score = g[i].score;
         r->n++;
+        for (size_t j = 0; j < n_left && r->n < k; j++) {
+            idx_hit *o = &r->hits[r->n];
+            keep_err e2;
+            if (idx_hit_fetch(s, left[j], match, o, &e2) != KEEP_OK)
+                continue;
+            o->score = g[i].score;
+            r->n++;
+        }
     }
     r->took_ms = keep_now_ms() - t0;
     keep_free(match);

@@ -3,6 +3,7 @@
  * small jobs in a row (the token loop's pattern) neither lose nor repeat work. */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "infer/pool.h"
 #include "tap.h"
@@ -42,6 +43,25 @@ static int run_jobs(infer_pool *p, int reps, job *j)
     return ok;
 }
 
+/* A worker that stalls (as one the OS has descheduled) holds back only the
+ * chunk it claimed: the caller takes every other chunk. */
+typedef struct {
+    atomic_int by_caller, by_worker, stalled;
+} stall_job;
+
+static void stall_body(void *ctx, size_t b, size_t e, int thread)
+{
+    stall_job *j = ctx;
+    (void)b;
+    (void)e;
+    if (thread == 0) {
+        atomic_fetch_add(&j->by_caller, 1);
+    } else {
+        atomic_fetch_add(&j->by_worker, 1);
+        if (!atomic_exchange(&j->stalled, 1)) usleep(30000);
+    }
+}
+
 int main(void)
 {
     keep_err err = {0};
@@ -64,6 +84,21 @@ int main(void)
         ASSERT_EQ_INT(atomic_load(&j->bad_grain), 0, "chunks start on a grain boundary");
         ASSERT_EQ_INT(atomic_load(&j->bad_thread), 0, "thread index in range");
         infer_pool_free(p);
+    }
+
+    {
+        infer_pool *p2 = NULL;
+        infer_pool_create(2, &p2, &err);
+        stall_job sj;
+        atomic_init(&sj.by_caller, 0);
+        atomic_init(&sj.by_worker, 0);
+        atomic_init(&sj.stalled, 0);
+        /* let the worker fall asleep first, then wake it with a job of 16 chunks */
+        usleep(20000);
+        infer_pool_for(p2, 16, 1, stall_body, &sj);
+        ASSERT_EQ_INT(atomic_load(&sj.by_caller) + atomic_load(&sj.by_worker), 16, "stall: 16 chunks run");
+        OK(atomic_load(&sj.by_worker) <= 2, "a stalled worker holds at most its own chunk(s)");
+        infer_pool_free(p2);
     }
 
     /* default size and a NULL pool */
