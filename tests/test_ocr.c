@@ -38,6 +38,7 @@ static char *load(const char *rel, size_t *len)
 #define MEMO "samples/operations/scans/memo-forklift-charging.png"
 #define DATA "tests/data/ocr/"
 
+#ifdef HAVE_TESSERACT
 typedef struct parsed {
     ingest_doc doc;
     keep_err err;
@@ -138,6 +139,7 @@ static long max_rss_kb(void)
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
 }
+#endif
 
 /* ---- keep.conf ------------------------------------------------------------------- */
 
