@@ -7,18 +7,25 @@
  *
  * Tesseract is not thread-safe per engine, and an engine is expensive to
  * create, so each thread keeps its own in a pthread key (freed when the
- * thread exits). Tesseract's OpenMP loops are switched off around a call:
- * ingest already runs one parser per core, and spinning OpenMP workers on a
- * busy machine made one page five times slower. Messages Tesseract and
- * leptonica print are sent to /dev/null: they may quote the input. */
+ * thread exits); pages are read in child processes forked with it (see
+ * run_isolated). Tesseract's OpenMP loops are switched off there: ingest
+ * already runs one parser per core, and spinning OpenMP workers on a busy
+ * machine made one page five times slower. Messages Tesseract and leptonica
+ * print are sent to /dev/null (libpng's own error lines still reach stderr). */
 #include "config.h"
 
 #include "ocr.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef HAVE_TESSERACT
@@ -34,8 +41,8 @@
 /* Frames of one TIFF, and its time budget: a base plus a share per page
  * well above what a real page takes (a few seconds at 300 dpi). */
 #define OCR_MAX_TIFF_PAGES 1000u
-#define OCR_TIFF_BASE_MS 30000.0
-#define OCR_TIFF_PAGE_MS 8000.0
+#define OCR_DOC_BASE_MS INGEST_OCR_DOC_BASE_MS
+#define OCR_DOC_PAGE_MS INGEST_OCR_DOC_PAGE_MS
 
 int ingest__ocr_emit(ingest_doc *doc, int page, const char *text, size_t len)
 {
@@ -63,6 +70,8 @@ int ingest__ocr_emit(ingest_doc *doc, int page, const char *text, size_t len)
 #ifndef HAVE_TESSERACT
 
 int ingest__ocr_built(void) { return 0; }
+
+void ingest__ocr_set_page_ms(int ms) { (void)ms; }
 
 int ingest__ocr_check(const ingest_ocr_options *opt, keep_err *err)
 {
@@ -168,6 +177,14 @@ int ingest__ocr_check(const ingest_ocr_options *opt, keep_err *err)
 {
     char dir[512];
     return find_tessdata(opt->languages, dir, sizeof dir, err);
+}
+
+/* the page deadline; tests shorten it */
+static volatile int page_ms = INGEST_OCR_PAGE_MS;
+
+void ingest__ocr_set_page_ms(int ms)
+{
+    page_ms = ms > 0 ? ms : INGEST_OCR_PAGE_MS;
 }
 
 /* ---- one engine per thread ---------------------------------------------------------- */
@@ -382,14 +399,10 @@ static PIX *enlarge_small_print(PIX *g, int *dpi)
 }
 
 /* OCRs pix (any depth) into out; see ingest__ocr_gray. */
-static int ocr_pix(PIX *pix, int dpi, const ingest_ocr_options *opt, keep_buf *out, int *conf,
-                   keep_err *err)
+/* Runs in the OCR child (see run_isolated): recognises pix into out. */
+static int ocr_pix(TessBaseAPI *api, PIX *pix, int dpi, double deadline, keep_buf *out,
+                   int *conf, keep_err *err)
 {
-    TessBaseAPI *api = engine_get(opt->languages, err);
-    if (!api)
-        return err ? err->code : KEEP_ERR_UNSUPPORTED;
-    int levels = omp_get_max_active_levels();
-    omp_set_max_active_levels(0);
     PIX *big = pixGetDepth(pix) == 8 ? enlarge_small_print(pix, &dpi) : NULL;
     TessBaseAPISetImage2(api, big ? big : pix);
     if (dpi >= 70 && dpi <= 2400)
@@ -400,15 +413,16 @@ static int ocr_pix(PIX *pix, int dpi, const ingest_ocr_options *opt, keep_buf *o
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    double t0 = keep_now_ms();
-    TessMonitorSetDeadlineMSecs(mon, INGEST_OCR_PAGE_MS);
-    if (TessBaseAPIRecognize(api, mon) != 0 || keep_now_ms() - t0 > INGEST_OCR_PAGE_MS) {
-        rc = keep_err_set(err, KEEP_ERR_TOOBIG, "OCR gave up on a page after %d s",
-                          INGEST_OCR_PAGE_MS / 1000);
+    double left = deadline - keep_now_ms();
+    TessMonitorSetDeadlineMSecs(mon, left > 1 ? (int)left : 1);
+    if (TessBaseAPIRecognize(api, mon) != 0 || keep_now_ms() > deadline) {
+        rc = keep_now_ms() > deadline
+                 ? keep_err_set(err, KEEP_ERR_TOOBIG, "OCR gave up on a page after %.0f s",
+                                page_ms / 1000.0)
+                 : keep_err_set(err, KEEP_ERR_PARSE, "Tesseract could not analyse the page");
         goto out;
     }
-    if (conf)
-        *conf = TessBaseAPIMeanTextConf(api);
+    *conf = TessBaseAPIMeanTextConf(api);
     TessResultIterator *it = TessBaseAPIGetIterator(api);
     if (it) {
         do {
@@ -432,9 +446,224 @@ static int ocr_pix(PIX *pix, int dpi, const ingest_ocr_options *opt, keep_buf *o
 out:
     if (mon)
         TessMonitorDelete(mon);
-    TessBaseAPIClear(api);
     pixDestroy(&big);
-    omp_set_max_active_levels(levels);
+    return rc;
+}
+
+/* ---- one page in a child process ----------------------------------------------------------
+ *
+ * Tesseract's deadline covers recognition only: its layout analysis of a
+ * page of noise ran for over ten minutes. And leptonica and Tesseract are
+ * large C/C++ code bases reading hostile pixels. So each page is decoded and
+ * recognised in a child process forked from the calling thread, which
+ * already holds an initialised engine (the child inherits it, so the models
+ * are not loaded again); the parent waits at most INGEST_OCR_PAGE_MS plus a
+ * grace period, then kills it. A hang or crash is a one-line error for the
+ * file. The child reports through a pipe: a header, the error message and
+ * the text. It only computes and writes, then _exit()s. */
+
+typedef struct page_job {
+    /* an image file: frame n of data[0..len) */
+    const l_uint8 *data;
+    size_t len;
+    int frame, tiff;
+    l_int32 w, h; /* from the header, which the decoder must agree with */
+    /* or grey pixels */
+    const unsigned char *px;
+    size_t stride;
+    int dpi;
+} page_job;
+
+typedef struct reply_head {
+    int32_t rc, conf;
+    uint32_t msg_len, text_len;
+} reply_head;
+
+/* Text of one page beyond this is not a page. */
+#define OCR_MAX_PAGE_TEXT ((size_t)4 << 20)
+
+/* Transparent pixels are often black underneath: lay the image over white
+ * paper, then reduce it to grey, which is all Tesseract looks at. */
+static PIX *to_gray(PIX *pix)
+{
+    PIX *flat = NULL;
+    if (pixGetSpp(pix) == 4)
+        flat = pixAlphaBlendUniform(pix, 0xffffff00);
+    PIX *g = pixConvertTo8(flat ? flat : pix, 0);
+    pixDestroy(&flat);
+    return g;
+}
+
+static PIX *job_pix(const page_job *j, int *dpi, keep_err *err)
+{
+    if (j->px) {
+        PIX *pix = pixCreate((l_int32)j->w, (l_int32)j->h, 8);
+        if (!pix) {
+            keep_err_set(err, KEEP_ERR_NOMEM, "out of memory for a %d x %d page image",
+                         (int)j->w, (int)j->h);
+            return NULL;
+        }
+        l_uint32 *data = pixGetData(pix);
+        int wpl = pixGetWpl(pix);
+        for (int y = 0; y < j->h; y++) {
+            l_uint32 *line = data + (size_t)y * (size_t)wpl;
+            const unsigned char *row = j->px + (size_t)y * j->stride;
+            for (int x = 0; x < j->w; x++)
+                SET_DATA_BYTE(line, x, row[x]);
+        }
+        *dpi = j->dpi;
+        return pix;
+    }
+    PIX *pix = j->tiff ? pixReadMemTiff(j->data, j->len, j->frame) : pixReadMem(j->data, j->len);
+    if (!pix) {
+        keep_err_set(err, KEEP_ERR_CORRUPT, "%s cannot be decoded",
+                     j->tiff ? "TIFF page" : "image");
+        return NULL;
+    }
+    /* the header and the decoder must agree, or the pixel cap meant nothing */
+    if (pixGetWidth(pix) != j->w || pixGetHeight(pix) != j->h) {
+        pixDestroy(&pix);
+        keep_err_set(err, KEEP_ERR_CORRUPT, "image size differs from its header");
+        return NULL;
+    }
+    *dpi = pixGetXRes(pix);
+    PIX *g = to_gray(pix);
+    pixDestroy(&pix);
+    if (!g)
+        keep_err_set(err, KEEP_ERR_NOMEM, "out of memory converting a %d x %d image", (int)j->w,
+                     (int)j->h);
+    return g;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void child_main(int fd, TessBaseAPI *api, const page_job *j)
+{
+    /* a child outliving its parent or the wait below dies with it */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGALRM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    alarm((unsigned)(page_ms / 1000 + 5));
+    /* ingest runs a parser per core already: no OpenMP threads on top */
+    omp_set_max_active_levels(0);
+    double deadline = keep_now_ms() + page_ms;
+    keep_err err;
+    keep_err_clear(&err);
+    keep_buf text = {0};
+    int conf = 0, dpi = 0;
+    int rc = KEEP_OK;
+    PIX *pix = job_pix(j, &dpi, &err);
+    if (!pix)
+        rc = err.code ? err.code : KEEP_ERR_CORRUPT;
+    else
+        rc = ocr_pix(api, pix, dpi, deadline, &text, &conf, &err);
+    if (!rc && text.len > OCR_MAX_PAGE_TEXT)
+        rc = keep_err_set(&err, KEEP_ERR_TOOBIG, "OCR text of one page exceeds %zu bytes",
+                          OCR_MAX_PAGE_TEXT);
+    reply_head h = {rc, conf, rc ? (uint32_t)strlen(err.msg) : 0, rc ? 0 : (uint32_t)text.len};
+    if (write_all(fd, &h, sizeof h) == 0 && write_all(fd, err.msg, h.msg_len) == 0)
+        write_all(fd, text.data ? text.data : "", h.text_len);
+    _exit(0);
+}
+
+/* Reads the child's reply until EOF or the deadline. 1 when complete. */
+static int read_reply(int fd, double deadline, keep_buf *in)
+{
+    for (;;) {
+        double left = deadline - keep_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)left + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            return 0;
+        if (keep_buf_reserve(in, 65536))
+            return 0;
+        ssize_t n = read(fd, in->data + in->len, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return 0;
+        if (n == 0)
+            return 1;
+        in->len += (size_t)n;
+        in->data[in->len] = '\0';
+        if (in->len > OCR_MAX_PAGE_TEXT + sizeof(reply_head) + sizeof(((keep_err *)0)->msg))
+            return 0;
+    }
+}
+
+static int run_isolated(const page_job *j, const ingest_ocr_options *opt, keep_buf *out,
+                        int *conf, keep_err *err)
+{
+    TessBaseAPI *api = engine_get(opt->languages, err);
+    if (!api)
+        return err && err->code ? err->code : KEEP_ERR_UNSUPPORTED;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return keep_err_set(err, KEEP_ERR_IO, "cannot start OCR: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return keep_err_set(err, KEEP_ERR_NOMEM, "cannot start OCR: %s", strerror(e));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_main(fds[1], api, j);
+    }
+    close(fds[1]);
+    keep_buf in = {0};
+    /* the child stops itself at the deadline; a little later it is killed */
+    int limit = page_ms;
+    int done = read_reply(fds[0], keep_now_ms() + limit + limit / 5, &in);
+    close(fds[0]);
+    if (!done)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int rc;
+    reply_head h;
+    if (!done) {
+        rc = keep_err_set(err, KEEP_ERR_TOOBIG, "OCR gave up on a page after %.0f s",
+                          limit / 1000.0);
+    } else if (WIFSIGNALED(status) || in.len < sizeof h) {
+        rc = keep_err_set(err, KEEP_ERR_PARSE, "OCR crashed on this page (signal %d)",
+                          WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    } else {
+        memcpy(&h, in.data, sizeof h);
+        size_t need = sizeof h + (size_t)h.msg_len + (size_t)h.text_len;
+        if (h.msg_len >= sizeof err->msg || h.text_len > OCR_MAX_PAGE_TEXT || in.len != need) {
+            rc = keep_err_set(err, KEEP_ERR_PARSE, "OCR returned a damaged reply");
+        } else if (h.rc) {
+            rc = keep_err_set(err, h.rc, "%.*s", (int)h.msg_len, in.data + sizeof h);
+        } else {
+            rc = keep_buf_append(out, in.data + sizeof h + h.msg_len, h.text_len);
+            if (rc)
+                keep_err_set(err, rc, "out of memory");
+            else if (conf)
+                *conf = h.conf;
+        }
+    }
+    keep_buf_free(&in);
     return rc;
 }
 
@@ -445,22 +674,13 @@ int ingest__ocr_gray(const unsigned char *px, int w, int h, size_t stride, int d
         (uint64_t)w * (uint64_t)h > INGEST_OCR_MAX_PIXELS)
         return keep_err_set(err, KEEP_ERR_TOOBIG, "page image of %d x %d pixels is too large for OCR",
                             w, h);
-    pthread_once(&engine_once, engine_setup);
-    PIX *pix = pixCreate(w, h, 8);
-    if (!pix)
-        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory for a %d x %d page image", w, h);
-    l_uint32 *data = pixGetData(pix);
-    int wpl = pixGetWpl(pix);
-    for (int y = 0; y < h; y++) {
-        l_uint32 *line = data + (size_t)y * (size_t)wpl;
-        const unsigned char *row = px + (size_t)y * stride;
-        for (int x = 0; x < w; x++)
-            SET_DATA_BYTE(line, x, row[x]);
-    }
-    pixSetResolution(pix, dpi, dpi);
-    int rc = ocr_pix(pix, dpi, opt, out, conf, err);
-    pixDestroy(&pix);
-    return rc;
+    page_job j = {0};
+    j.px = px;
+    j.w = w;
+    j.h = h;
+    j.stride = stride;
+    j.dpi = dpi;
+    return run_isolated(&j, opt, out, conf, err);
 }
 
 /* ---- image files ----------------------------------------------------------------------- */
@@ -498,18 +718,6 @@ static int check_size(l_int32 w, l_int32 h, int page, keep_err *err)
     return KEEP_OK;
 }
 
-/* Transparent pixels are often black underneath: lay the image over white
- * paper, then reduce it to grey, which is all Tesseract looks at. */
-static PIX *to_gray(PIX *pix)
-{
-    PIX *flat = NULL;
-    if (pixGetSpp(pix) == 4)
-        flat = pixAlphaBlendUniform(pix, 0xffffff00);
-    PIX *g = pixConvertTo8(flat ? flat : pix, 0);
-    pixDestroy(&flat);
-    return g;
-}
-
 int ingest_parse_image(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                        keep_err *err)
 {
@@ -529,15 +737,19 @@ int ingest_parse_image(const char *data, size_t len, const ingest_limits *lim, i
     int rc = ingest__ocr_check(&lim->ocr, err);
     if (rc)
         return rc;
-    const l_uint8 *bytes = (const l_uint8 *)data;
-    l_int32 fmt = 0, w = 0, h = 0, bps = 0, spp = 0, cmap = 0;
-    if (pixReadHeaderMem(bytes, len, &fmt, &w, &h, &bps, &spp, &cmap) != 0)
+    page_job j = {0};
+    j.data = (const l_uint8 *)data;
+    j.len = len;
+    /* only the header is read here: no pixel of an untrusted image is
+     * decoded outside the child */
+    l_int32 fmt = 0, bps = 0, spp = 0, cmap = 0;
+    if (pixReadHeaderMem(j.data, len, &fmt, &j.w, &j.h, &bps, &spp, &cmap) != 0)
         return keep_err_set(err, KEEP_ERR_CORRUPT, "not a readable PNG, JPEG or TIFF image");
     const char *name = format_name(fmt);
     if (!name)
         return keep_err_set(err, KEEP_ERR_UNSUPPORTED, "image format %d is not PNG, JPEG or TIFF",
                             (int)fmt);
-    int tiff = strcmp(name, "TIFF") == 0;
+    j.tiff = strcmp(name, "TIFF") == 0;
     unsigned max_pages = lim->max_pages && lim->max_pages < OCR_MAX_TIFF_PAGES ? lim->max_pages
                                                                                 : OCR_MAX_TIFF_PAGES;
     keep_buf text = {0};
@@ -545,45 +757,30 @@ int ingest_parse_image(const char *data, size_t len, const ingest_limits *lim, i
     int pages = 0;
     double t0 = keep_now_ms();
     for (int n = 0;; n++) {
-        if (tiff && n > 0) {
+        if (j.tiff && n > 0) {
             l_int32 res = 0, f2 = 0;
             /* past the last frame leptonica reports an error: the end */
-            if (readHeaderMemTiff(bytes, len, n, &w, &h, &bps, &spp, &res, &cmap, &f2) != 0)
+            if (readHeaderMemTiff(j.data, len, n, &j.w, &j.h, &bps, &spp, &res, &cmap, &f2) != 0)
                 break;
         }
         if ((unsigned)n >= max_pages) {
             rc = keep_err_set(err, KEEP_ERR_TOOBIG, "TIFF has more than %u pages", max_pages);
             goto out;
         }
-        if ((rc = check_size(w, h, n + 1, err)))
+        if ((rc = check_size(j.w, j.h, n + 1, err)))
             goto out;
-        PIX *pix = tiff ? pixReadMemTiff(bytes, len, n) : pixReadMem(bytes, len);
-        if (!pix) {
-            rc = keep_err_set(err, KEEP_ERR_CORRUPT, "%s image%s cannot be decoded", name,
-                              tiff ? " page" : "");
-            goto out;
-        }
-        /* the header and the decoder must agree, or the check above meant nothing */
-        if (pixGetWidth(pix) != w || pixGetHeight(pix) != h) {
-            pixDestroy(&pix);
-            rc = keep_err_set(err, KEEP_ERR_CORRUPT, "%s image size differs from its header",
-                              name);
-            goto out;
-        }
-        int dpi = pixGetXRes(pix);
-        PIX *g = to_gray(pix);
-        pixDestroy(&pix);
-        if (!g) {
-            rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory converting a %d x %d image",
-                              (int)w, (int)h);
-            goto out;
-        }
+        j.frame = n;
         keep_buf_reset(&text);
         int conf = 0;
-        rc = ocr_pix(g, dpi, &lim->ocr, &text, &conf, err);
-        pixDestroy(&g);
-        if (rc)
+        keep_err perr;
+        keep_err_clear(&perr);
+        if ((rc = run_isolated(&j, &lim->ocr, &text, &conf, &perr))) {
+            if (j.tiff)
+                keep_err_set(err, rc, "page %d: %s", n + 1, perr.msg);
+            else
+                keep_err_set(err, rc, "%s", perr.msg);
             goto out;
+        }
         pages++;
         conf_sum += conf;
         if ((rc = ingest__ocr_emit(doc, n + 1, text.data ? text.data : "", text.len))) {
@@ -593,11 +790,11 @@ int ingest_parse_image(const char *data, size_t len, const ingest_limits *lim, i
                 keep_err_set(err, rc, "out of memory");
             goto out;
         }
-        if (!tiff)
+        if (!j.tiff)
             break;
         /* a many-page TIFF may take long, but pages that each run into
          * the deadline stop it */
-        double budget = OCR_TIFF_BASE_MS + OCR_TIFF_PAGE_MS * (n + 1);
+        double budget = OCR_DOC_BASE_MS + OCR_DOC_PAGE_MS * (n + 1);
         if (keep_now_ms() - t0 > budget) {
             rc = keep_err_set(err, KEEP_ERR_TOOBIG, "OCR of the TIFF exceeded %.0f s at page %d",
                               budget / 1000.0, n + 1);

@@ -8,7 +8,9 @@
  *
  * Each thread keeps one Tesseract engine (loading the language models costs
  * a few hundred milliseconds), created on first use and freed when the thread
- * exits. In a build without Tesseract (HAVE_TESSERACT undefined) every entry
+ * exits; each page is decoded and recognised in a child process forked with
+ * that engine, so that a page that hangs or crashes the OCR libraries costs
+ * one error and at most INGEST_OCR_PAGE_MS (see ocr.c). In a build without Tesseract (HAVE_TESSERACT undefined) every entry
  * point returns KEEP_ERR_UNSUPPORTED. */
 #ifndef KEEP_INGEST_OCR_H
 #define KEEP_INGEST_OCR_H
@@ -18,10 +20,18 @@
 /* Largest image OCR accepts, checked from the file header before any pixel
  * is decoded: 50 megapixels is an A3 page at 600 dpi. */
 #define INGEST_OCR_MAX_PIXELS ((uint64_t)50 * 1000 * 1000)
-/* Tesseract stops recognising a page after this. */
+/* One page (decoding, layout analysis, recognition) gets this long. */
 #define INGEST_OCR_PAGE_MS 15000
+/* A document's OCR (TIFF frames, scanned PDF pages) stops when it took
+ * longer than BASE + PAGE per page read so far: real pages take a few
+ * seconds, so only pages that each run into the deadline stop it. */
+#define INGEST_OCR_DOC_BASE_MS 30000.0
+#define INGEST_OCR_DOC_PAGE_MS 8000.0
 /* Resolution at which PDF pages without text are rendered for OCR. */
 #define INGEST_OCR_PDF_DPI 300
+
+/* Tests: a shorter page deadline (ms; 0 restores INGEST_OCR_PAGE_MS). */
+void ingest__ocr_set_page_ms(int ms);
 
 /* 1 when this build has Tesseract. */
 int ingest__ocr_built(void);

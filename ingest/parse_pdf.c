@@ -1196,8 +1196,9 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
             goto nomem;
         }
     }
-    int n_ocr = 0;
+    int n_ocr = 0, n_tried = 0;
     size_t ocr_bytes = 0;
+    double ocr_ms = 0;
     double t0 = keep_now_ms();
     double budget = PDF_TIME_BASE_MS + PDF_TIME_PER_PAGE_MS * n_pages;
     for (int p = 0; p < n_pages; p++) {
@@ -1242,8 +1243,14 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
             keep_err oerr;
             keep_err_clear(&oerr);
             rc = ocr_page(page, pw, ph, &lim->ocr, &pd.ocr[p], &oerr);
-            t0 += keep_now_ms() - o0;
+            double took = keep_now_ms() - o0;
+            t0 += took;
+            ocr_ms += took;
+            n_tried++;
             n_ocr += pd.ocr[p].len > 0;
+            if (!rc && ocr_ms > INGEST_OCR_DOC_BASE_MS + INGEST_OCR_DOC_PAGE_MS * n_tried)
+                rc = keep_err_set(&oerr, KEEP_ERR_TOOBIG, "OCR of the scanned pages exceeded %.0f s",
+                                  ocr_ms / 1000.0);
             if (rc) {
                 g_object_unref(page);
                 keep_err_set(err, rc, "OCR of page %d: %s", p + 1, oerr.msg);

@@ -256,7 +256,7 @@ static void test_hostile(void)
     ingest_doc_init(&doc, &lim);
     rc = ingest_parse_image(png, len > 3000 ? 3000 : len, &lim, &doc, &err);
     ASSERT_EQ_INT(rc, KEEP_ERR_CORRUPT, "truncated PNG: corrupt");
-    ASSERT_EQ_STR(err.msg, "PNG image cannot be decoded", "truncated PNG: the reason");
+    ASSERT_EQ_STR(err.msg, "image cannot be decoded", "truncated PNG: the reason");
     ingest_doc_free(&doc);
     keep_free(png);
 
@@ -426,6 +426,35 @@ static void test_jpeg_tiff(void)
     parsed_free(&p);
 }
 
+/* A page of noise keeps Tesseract's layout analysis busy for minutes: the
+ * child process reading it is stopped at the deadline (1 s here). */
+static void test_deadline(void)
+{
+    int w = 1500, h = 1500;
+    unsigned char *px = keep_malloc((size_t)w * (size_t)h);
+    unsigned x = 99;
+    for (size_t i = 0; px && i < (size_t)w * (size_t)h; i++) {
+        x = x * 1103515245u + 12345u;
+        px[i] = (x >> 16) % 5 < 2 ? 0 : 255;
+    }
+    ingest_ocr_options opt = {1, INGEST_OCR_DEFAULT_LANGUAGES};
+    keep_buf out = {0};
+    keep_err err;
+    ingest__ocr_set_page_ms(1000);
+    double t0 = keep_now_ms();
+    int rc = px ? ingest__ocr_gray(px, w, h, (size_t)w, 300, &opt, &out, NULL, &err) : -1;
+    double took = keep_now_ms() - t0;
+    ingest__ocr_set_page_ms(0);
+    ASSERT_EQ_INT(rc, KEEP_ERR_TOOBIG, "noise page: OCR stopped at the deadline");
+    OK(rc == KEEP_ERR_TOOBIG && strstr(err.msg, "OCR gave up on a page after 1 s"),
+       "noise page: the reason");
+    char what[96];
+    snprintf(what, sizeof what, "noise page: stopped after %.0f ms (deadline 1000 + 200)", took);
+    OK(took < 2500, what);
+    keep_buf_free(&out);
+    keep_free(px);
+}
+
 /* Each thread has its own engine: two at once read the same text. */
 typedef struct job {
     char norm[256];
@@ -475,6 +504,7 @@ int main(void)
     test_german();
     test_jpeg_tiff();
     test_threads();
+    test_deadline();
 #endif
     return tap_done();
 }
