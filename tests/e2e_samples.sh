@@ -92,6 +92,12 @@ case "$memo_why" in
     tap_eq "$(hit .ocr)" "true" "scanned memo: the result is marked OCR"
     find_hit "how many dock doors does the Maasvlakte site have" operations/depots.csv
     tap_eq "$(hit .ocr)" "false" "a CSV result is not marked OCR"
+    # keep.conf turns OCR off: the memo is skipped with that reason
+    D2="$TAP_TMP/data-ocr-off"
+    mkdir -p "$D2" && chmod 700 "$D2" && printf '[ingest]\nocr = off\n' >"$D2/keep.conf"
+    "$KEEP" --data "$D2" ingest "$S/$memo" >/dev/null 2>&1
+    tap_eq "$("$KEEP" --data "$D2" docs list --json | jq -r '.documents[0] | "\(.status): \(.error)"')" \
+        "skipped: OCR is turned off in keep.conf" "ocr = off in keep.conf: the memo is skipped with the reason"
     ;;
 esac
 
