@@ -10,8 +10,8 @@
  * thread exits); pages are read in child processes forked with it (see
  * run_isolated). Tesseract's OpenMP loops are switched off there: ingest
  * already runs one parser per core, and spinning OpenMP workers on a busy
- * machine made one page five times slower. Messages Tesseract and leptonica
- * print are sent to /dev/null (libpng's own error lines still reach stderr). */
+ * machine made one page five times slower. What Tesseract and the image
+ * libraries print goes to /dev/null: it may quote the input. */
 #include "config.h"
 
 #include "ocr.h"
@@ -558,6 +558,12 @@ static void child_main(int fd, TessBaseAPI *api, const page_job *j)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     alarm((unsigned)(page_ms / 1000 + 5));
+    /* libpng's and libjpeg's messages go to stderr, past leptonica's switch */
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 2);
+        close(devnull);
+    }
     /* ingest runs a parser per core already: no OpenMP threads on top */
     omp_set_max_active_levels(0);
     double deadline = keep_now_ms() + page_ms;
