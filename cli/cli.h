@@ -41,7 +41,24 @@ int cli_print_json(cJSON *doc);
 /* Parses a positive integer option value; 0 on success. */
 int cli_parse_int(const char *s, long min, long max, long *out);
 
+/* What a search needs besides the store: the principal it runs as, the
+ * embedder and the vector index (both NULL when no vectors are stored yet). */
+typedef struct cli_retr {
+    idx_principal *as;
+    idx_embedder *embedder;
+    idx_vectors *vectors;
+} cli_retr;
+
+/* Opens the embedder and the vector index (cache file in the data directory)
+ * and the principal: the local admin, or as_user when non-NULL. */
+int cli_retr_open(cli_env *env, idx_store *store, const char *as_user, cli_retr *r);
+void cli_retr_close(cli_retr *r);
+/* Learns/embeds what ingest added (progress on a terminal when tty). With
+ * relearn, learns a new model and re-embeds every chunk. */
+int cli_refresh_vectors(cli_env *env, idx_store *store, int tty, int relearn, size_t *embedded);
+
 extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs, cli_cmd_eval,
-    cli_cmd_model;
+    cli_cmd_model, cli_cmd_reindex, cli_cmd_user, cli_cmd_collection;
+extern const cli_command cli_cmd_watch;
 
 #endif

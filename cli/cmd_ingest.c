@@ -37,9 +37,18 @@ static int on_progress(void *ud, const char *path, const char *status, const cha
     }
     if (p->tty) {
         double secs = (keep_now_ms() - p->t0) / 1000.0;
-        double mb = (double)s->bytes / 1e6;
-        fprintf(stderr, "\r\033[K%zu files  %zu new  %zu updated  %zu failed  %.1f MB  %.1f MB/s",
-                s->seen, s->added, s->updated, s->failed, mb, secs > 0 ? mb / secs : 0.0);
+        double mb = (double)s->done_bytes / 1e6;
+        double rate = secs > 0 ? mb / secs : 0.0;
+        double left = (double)(s->total_bytes > s->done_bytes ? s->total_bytes - s->done_bytes : 0) / 1e6;
+        int width = 24, filled = s->files_total ? (int)(width * s->seen / s->files_total) : 0;
+        char bar[32];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %zu/%zu files  %zu new  %zu updated  %zu failed  %.1f MB/s", bar,
+                s->seen, s->files_total, s->added, s->updated, s->failed, rate);
+        if (rate > 0 && left > 0)
+            fprintf(stderr, "  ETA %.0f s", left / rate);
     }
     if (notable && !p->json) {
         if (p->tty)
@@ -86,6 +95,7 @@ static int run(cli_env *env, int argc, char **argv)
     opt.ingest.max_text_bytes = cfg.max_text_mb << 20;
     opt.ingest.chunk_chars = cfg.chunk_chars;
     opt.ingest.chunk_overlap = cfg.chunk_overlap;
+    opt.threads = cfg.ingest_threads;
     opt.progress = on_progress;
     opt.progress_ud = &p;
     idx_ingest_stats st;
@@ -93,12 +103,20 @@ static int run(cli_env *env, int argc, char **argv)
     keep_err_clear(&err);
     rc = idx_ingest_paths(store, (const char *const *)argv + optind, (size_t)(argc - optind), &opt,
                           &st, &err);
-    idx_store_close(store);
     if (p.tty)
         fputs("\r\033[K", stderr);
     if (rc) {
+        idx_store_close(store);
         cJSON_Delete(p.files);
         return cli_error(CLI_FAIL, "%s", err.msg);
+    }
+    /* embeddings of the new chunks (the space is re-learned when the corpus doubled) */
+    size_t embedded = 0;
+    rc = cli_refresh_vectors(env, store, p.tty, 0, &embedded);
+    idx_store_close(store);
+    if (rc) {
+        cJSON_Delete(p.files);
+        return rc;
     }
     double secs = (keep_now_ms() - p.t0) / 1000.0;
     if (json) {
@@ -111,6 +129,7 @@ static int run(cli_env *env, int argc, char **argv)
         cJSON_AddNumberToObject(o, "removed", (double)st.removed);
         cJSON_AddNumberToObject(o, "failed", (double)st.failed);
         cJSON_AddNumberToObject(o, "skipped", (double)st.skipped);
+        cJSON_AddNumberToObject(o, "embedded", (double)embedded);
         cJSON_AddNumberToObject(o, "seconds", secs);
         cJSON_AddItemToObject(o, "files", p.files);
         cli_print_json(o);

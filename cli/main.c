@@ -13,6 +13,10 @@ static const cli_command *const commands[] = {
     &cli_cmd_docs,
     &cli_cmd_eval,
     &cli_cmd_model,
+    &cli_cmd_watch,
+    &cli_cmd_reindex,
+    &cli_cmd_user,
+    &cli_cmd_collection,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

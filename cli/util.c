@@ -114,3 +114,89 @@ int cli_open(cli_env *env, int create, keep_config *cfg, idx_store **store)
         return cli_error(CLI_FAIL, "%s", err.msg);
     return CLI_OK;
 }
+
+/* ---- retrieval plumbing (the composition root for embedders) ---------------------- */
+
+static void vectors_path(cli_env *env, char *out, size_t n)
+{
+    snprintf(out, n, "%s/vectors.faiss", env->data_dir);
+}
+
+int cli_retr_open(cli_env *env, idx_store *store, const char *as_user, cli_retr *r)
+{
+    memset(r, 0, sizeof *r);
+    keep_err err;
+    keep_err_clear(&err);
+    int rc = as_user ? idx_principal_load(store, as_user, &r->as, &err)
+                     : idx_principal_admin(&r->as, &err);
+    if (rc)
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    char *stored = NULL;
+    if (idx_vectors_embedder_name(store, &stored, &err))
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    if (!stored)
+        return CLI_OK; /* no vectors yet: bm25 only */
+    idx_embedder *e = NULL;
+    rc = idx_builtin_open(store, &e, &err);
+    if (rc && rc != KEEP_ERR_NOTFOUND) {
+        keep_free(stored);
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    }
+    if (!e || strcmp(e->name, stored) != 0) {
+        /* vectors of another embedder: usable only after 'keep reindex' */
+        idx_embedder_free(e);
+        keep_free(stored);
+        return CLI_OK;
+    }
+    keep_free(stored);
+    char path[4200];
+    vectors_path(env, path, sizeof path);
+    if (idx_vectors_open(store, path, &r->vectors, &err)) {
+        idx_embedder_free(e);
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    }
+    r->embedder = e;
+    return CLI_OK;
+}
+
+void cli_retr_close(cli_retr *r)
+{
+    idx_vectors_close(r->vectors);
+    idx_embedder_free(r->embedder);
+    idx_principal_free(r->as);
+    memset(r, 0, sizeof *r);
+}
+
+static int on_embed_progress(void *ud, size_t done, size_t total)
+{
+    double *t0 = ud;
+    double secs = (keep_now_ms() - *t0) / 1000.0;
+    fprintf(stderr, "\r\033[Kembedding %zu/%zu chunks  %.0f chunks/s", done, total,
+            secs > 0 ? (double)done / secs : 0.0);
+    return 0;
+}
+
+int cli_refresh_vectors(cli_env *env, idx_store *store, int tty, int relearn, size_t *embedded)
+{
+    (void)env;
+    keep_err err;
+    keep_err_clear(&err);
+    double t0 = keep_now_ms();
+    int64_t id;
+    if (relearn) {
+        if (tty)
+            fputs("learning the embedding space...", stderr);
+        int rc = idx_builtin_learn(store, &id, &err);
+        if (tty)
+            fputs("\r\033[K", stderr);
+        if (rc && rc != KEEP_ERR_NOTFOUND)
+            return cli_error(CLI_FAIL, "%s", err.msg);
+        keep_err_clear(&err);
+    }
+    int rc = idx_builtin_refresh(store, tty ? on_embed_progress : NULL, &t0, NULL, embedded, &err);
+    if (tty)
+        fputs("\r\033[K", stderr);
+    if (rc)
+        return cli_error(CLI_FAIL, "embedding: %s", err.msg);
+    return CLI_OK;
+}

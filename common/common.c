@@ -268,11 +268,14 @@ size_t keep_utf8_floor(const char *s, size_t n)
 
 /* ---- files ----------------------------------------------------------------- */
 
-int keep_read_file(const char *path, size_t max_bytes, char **out, size_t *len, keep_err *err)
+static int read_file(const char *path, int extra_flags, size_t max_bytes, char **out, size_t *len,
+                     keep_err *err)
 {
     int rc = KEEP_ERR_IO;
     char *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags);
+    if (fd < 0 && errno == ELOOP && (extra_flags & O_NOFOLLOW))
+        return keep_err_set(err, KEEP_ERR_DENIED, "is a symbolic link (not followed)");
     if (fd < 0)
         return keep_err_set(err, errno == ENOENT ? KEEP_ERR_NOTFOUND : KEEP_ERR_IO,
                             "cannot open: %s", strerror(errno));
@@ -318,6 +321,17 @@ fail:
     keep_free(data);
     close(fd);
     return rc;
+}
+
+int keep_read_file(const char *path, size_t max_bytes, char **out, size_t *len, keep_err *err)
+{
+    return read_file(path, 0, max_bytes, out, len, err);
+}
+
+int keep_read_file_nofollow(const char *path, size_t max_bytes, char **out, size_t *len,
+                            keep_err *err)
+{
+    return read_file(path, O_NOFOLLOW, max_bytes, out, len, err);
 }
 
 double keep_now_ms(void)

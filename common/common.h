@@ -110,6 +110,10 @@ size_t keep_utf8_floor(const char *s, size_t n);
 /* Reads a whole regular file of at most max_bytes. Caller frees *out with
  * keep_free. The buffer has one extra NUL byte after *len. */
 int keep_read_file(const char *path, size_t max_bytes, char **out, size_t *len, keep_err *err);
+/* Same, but a symbolic link as the last path component is refused rather than
+ * followed (documents from watched folders must not lead out of them). */
+int keep_read_file_nofollow(const char *path, size_t max_bytes, char **out, size_t *len,
+                            keep_err *err);
 
 /* Monotonic clock in milliseconds, for timings shown to users. */
 double keep_now_ms(void);

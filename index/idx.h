@@ -15,7 +15,7 @@
 
 /* The schema this build writes. A database with a higher version is refused;
  * a lower one is migrated on open. */
-#define IDX_SCHEMA_VERSION 1
+#define IDX_SCHEMA_VERSION 2
 
 typedef struct idx_store idx_store;
 
@@ -28,7 +28,11 @@ int idx_store_schema_version(idx_store *s);
 
 typedef struct idx_ingest_stats {
     size_t seen, added, updated, unchanged, removed, failed, skipped;
-    uint64_t bytes;
+    uint64_t bytes;          /* bytes of files added or updated */
+    size_t files_total;      /* files found by the walk */
+    uint64_t total_bytes;    /* their sizes */
+    uint64_t to_parse_bytes; /* of those, bytes that need parsing */
+    uint64_t done_bytes;     /* bytes handled so far (parsed or unchanged) */
 } idx_ingest_stats;
 
 /* Called after each file; path is as stored, status one of "added",
@@ -40,6 +44,7 @@ typedef int (*idx_progress_fn)(void *ud, const char *path, const char *status,
 typedef struct idx_ingest_opts {
     const char *collection;        /* "default" when NULL */
     ingest_options ingest;
+    int threads;                   /* parser threads; 0 = one per core */
     idx_progress_fn progress;
     void *progress_ud;
 } idx_ingest_opts;
@@ -75,6 +80,11 @@ int idx_docs_list(idx_store *s, const char *status_filter,
                   int (*fn)(void *ud, const idx_doc_info *d), void *ud, keep_err *err);
 /* Removes a document, its attachments, text and chunks. */
 int idx_doc_remove(idx_store *s, int64_t id, keep_err *err);
+/* Removes the document stored under (collection, path) and every document
+ * under path + "/" (path was a folder), with attachments, text and chunks, in
+ * one transaction. For file watchers: a path with nothing stored is not an
+ * error. collection NULL means "default". */
+int idx_doc_remove_path(idx_store *s, const char *collection, const char *path, keep_err *err);
 
 /* ---- full-text search ------------------------------------------------------------ */
 
@@ -84,6 +94,7 @@ typedef struct idx_hit {
     char *path, *title, *collection, *heading, *sheet, *text, *snippet;
     int page_start, page_end, slide;
     int64_t start, end;      /* character offsets into the document text */
+    int ordinal, ordinal_end; /* chunks ordinal..ordinal_end of the document */
 } idx_hit;
 
 /* Runs an FTS5 MATCH expression (built by retrieve/, never raw user text),
@@ -91,5 +102,163 @@ typedef struct idx_hit {
 int idx_fts_search(idx_store *s, const char *match, size_t k, idx_hit **hits, size_t *n,
                    keep_err *err);
 void idx_hits_free(idx_hit *hits, size_t n);
+
+/* ---- embedders ---------------------------------------------------------------------
+ * Anything that turns text into vectors: the built-in corpus-learned embedder
+ * below, or a GGUF model adapted by the composition root (cli/). A vtable, so
+ * index/ never depends on infer/. */
+typedef struct idx_embedder idx_embedder;
+struct idx_embedder {
+    /* Names the vector space: vectors made under another name are re-made. */
+    const char *name;
+    size_t dim;
+    size_t max_tokens; /* longer texts are truncated by the embedder */
+    /* Embeds n texts into out (n x dim floats), each L2-normalised (all zero
+     * when a text holds nothing the embedder knows). is_query: 1 for a search
+     * query, 0 for a passage (models with query/passage prefixes use it). */
+    int (*embed)(idx_embedder *e, const char *const *texts, size_t n, int is_query, float *out,
+                 keep_err *err);
+    void (*free)(idx_embedder *e);
+};
+void idx_embedder_free(idx_embedder *e); /* NULL is fine */
+
+/* The built-in embedder (latent semantic analysis of the store's own chunks;
+ * see embed_builtin.c). Opens the latest learned model: KEEP_ERR_NOTFOUND
+ * when none was learned yet. Caller frees with idx_embedder_free. */
+int idx_builtin_open(idx_store *s, idx_embedder **out, keep_err *err);
+/* *needed = 1 when no model exists or the store holds at least twice the
+ * chunks the current one was learned from. */
+int idx_builtin_needs_learning(idx_store *s, int *needed, keep_err *err);
+/* Learns a new model from (a sample of) the stored chunks. */
+int idx_builtin_learn(idx_store *s, int64_t *model_id, keep_err *err);
+
+/* ---- stored vectors ------------------------------------------------------------------ */
+
+/* Called with (done, total) while embedding; non-zero stops (KEEP_ERR_CANCELLED). */
+typedef int (*idx_embed_progress_fn)(void *ud, size_t done, size_t total);
+
+/* Brings the stored vectors in line with embedder e: when e's name differs
+ * from the one that made the stored vectors, they are all dropped and every
+ * chunk is embedded again from its stored text (no document is re-parsed);
+ * otherwise only chunks without a vector are embedded. Embedding runs outside
+ * any write transaction; vectors are written in short batches.
+ * *n_embedded (may be NULL) receives how many chunks were embedded. */
+int idx_vectors_embed(idx_store *s, idx_embedder *e, idx_embed_progress_fn progress, void *ud,
+                      size_t *n_embedded, keep_err *err);
+
+/* For the built-in embedder: learns a model when needed (first time, or the
+ * corpus doubled), then embeds what is missing. *e (may be NULL) receives the
+ * embedder in use (caller frees); it stays NULL when the store has no chunk. */
+int idx_builtin_refresh(idx_store *s, idx_embed_progress_fn progress, void *ud,
+                        idx_embedder **e, size_t *n_embedded, keep_err *err);
+
+/* The name of the embedder that made the stored vectors (caller frees with
+ * keep_free; NULL when there are none). */
+int idx_vectors_embedder_name(idx_store *s, char **name, keep_err *err);
+
+/* The FAISS index over the stored vectors: a cache file in the data
+ * directory, loaded when it matches the database and rebuilt from SQLite when
+ * missing, stale or corrupt. Before each search it applies the changes made
+ * since (by this or another process), so a deleted or replaced chunk is never
+ * returned. One idx_vectors may be shared by threads (each with its own
+ * idx_store). */
+typedef struct idx_vectors idx_vectors;
+
+/* cache_path: the FAISS file (NULL: memory only). Caller closes. */
+int idx_vectors_open(idx_store *s, const char *cache_path, idx_vectors **out, keep_err *err);
+void idx_vectors_close(idx_vectors *v);
+/* Applies pending changes; saves the cache when it had to rebuild or apply many. */
+int idx_vectors_sync(idx_vectors *v, idx_store *s, keep_err *err);
+size_t idx_vectors_dim(idx_vectors *v);
+/* 1 when the indexed vectors were made by the embedder of that name. */
+int idx_vectors_made_by(idx_vectors *v, const char *embedder);
+size_t idx_vectors_count(idx_vectors *v);
+/* How the last open/sync got its index: "loaded", "rebuilt" (file missing,
+ * stale or corrupt) or "empty". */
+const char *idx_vectors_origin(idx_vectors *v);
+/* The k chunks nearest to query (dim floats), restricted to the permitted
+ * chunk ids (sorted ascending) unless permitted is NULL. Syncs first. ids and
+ * scores hold k entries; *n receives how many were filled. */
+int idx_vectors_search(idx_vectors *v, idx_store *s, const float *query, size_t k,
+                       const int64_t *permitted, size_t n_permitted, int64_t *ids, float *scores,
+                       size_t *n, keep_err *err);
+
+/* The stored vector of a chunk into out (dim floats): KEEP_ERR_NOTFOUND when
+ * the chunk has none of that size. */
+int idx_chunk_vector(idx_store *s, int64_t chunk_id, float *out, size_t dim, keep_err *err);
+
+/* ---- access control ---------------------------------------------------------------------
+ * A principal is a user and its groups. Every user is also in the group
+ * "everyone". Collections name the groups that may read them; a collection
+ * no group may read is visible to admins only. Admins read everything. */
+typedef struct idx_principal idx_principal;
+
+/* The local administrator the CLI runs as. Caller frees with idx_principal_free. */
+int idx_principal_admin(idx_principal **out, keep_err *err);
+/* Loads a user with its groups: KEEP_ERR_NOTFOUND for an unknown user. */
+int idx_principal_load(idx_store *s, const char *user, idx_principal **out, keep_err *err);
+void idx_principal_free(idx_principal *p);
+const char *idx_principal_name(const idx_principal *p);
+int idx_principal_is_admin(const idx_principal *p);
+
+/* User and grant management (names: 1..128 bytes of UTF-8). */
+int idx_user_add(idx_store *s, const char *user, int admin, keep_err *err);
+int idx_user_remove(idx_store *s, const char *user, keep_err *err);
+int idx_user_join(idx_store *s, const char *user, const char *group, keep_err *err);
+int idx_user_leave(idx_store *s, const char *user, const char *group, keep_err *err);
+int idx_collection_grant(idx_store *s, const char *collection, const char *group, keep_err *err);
+int idx_collection_revoke(idx_store *s, const char *collection, const char *group, keep_err *err);
+/* Calls fn for each (collection, group) grant, ordered. */
+int idx_grants_list(idx_store *s, int (*fn)(void *ud, const char *collection, const char *group),
+                    void *ud, keep_err *err);
+/* Calls fn for each user with its groups joined by ',' (NULL when none). */
+int idx_users_list(idx_store *s,
+                   int (*fn)(void *ud, const char *user, int admin, const char *groups), void *ud,
+                   keep_err *err);
+
+/* ---- filtered candidate search --------------------------------------------------------- */
+
+/* Restricts a search; zero/NULL fields do not restrict. Times are
+ * nanoseconds since the epoch (documents.mtime): since inclusive, until
+ * exclusive. A record, so plain data. */
+typedef struct idx_filter {
+    const char *collection;
+    const char *format;
+    const char *path_prefix;
+    int64_t since_ns, until_ns;
+} idx_filter;
+
+/* A ranked chunk before its details are fetched. */
+typedef struct idx_cand {
+    int64_t chunk_id, doc_id;
+    int ordinal;
+    double score; /* higher is better */
+} idx_cand;
+
+/* BM25 over FTS5 (match built by retrieve/), restricted to what p may read and
+ * f allows inside the ranked query itself, so the k best permitted chunks come
+ * back. column weights: title, heading, text (NULL: 1, 1, 1). Caller frees
+ * *out with keep_free. */
+int idx_fts_candidates(idx_store *s, const char *match, const idx_principal *p,
+                       const idx_filter *f, const double weights[3], size_t k, idx_cand **out,
+                       size_t *n, keep_err *err);
+/* The chunk ids (ascending) p may read under f. *all = 1 (and *ids NULL) when
+ * nothing is restricted. Caller frees *ids with keep_free. */
+int idx_permitted_chunks(idx_store *s, const idx_principal *p, const idx_filter *f,
+                         int64_t **ids, size_t *n, int *all, keep_err *err);
+/* Fills doc_id and ordinal of candidates known by chunk id; drops (and
+ * compacts away) those whose chunk no longer exists or is not permitted. */
+int idx_cands_locate(idx_store *s, const idx_principal *p, const idx_filter *f, idx_cand *c,
+                     size_t *n, keep_err *err);
+/* Fetches the details of one chunk into *h (fields owned by h, freed by
+ * idx_hits_free). match (may be NULL) yields a snippet with matched words in
+ * [brackets]; else the snippet is the start of the text. KEEP_ERR_NOTFOUND
+ * when the chunk is gone. */
+int idx_hit_fetch(idx_store *s, int64_t chunk_id, const char *match, idx_hit *h, keep_err *err);
+/* The document text between character offsets [start, end). Caller frees *text. */
+int idx_doc_text_range(idx_store *s, int64_t doc_id, int64_t start, int64_t end, char **text,
+                       keep_err *err);
+/* The text of a chunk as the embedders see it (title, heading path, body). */
+int idx_chunk_embed_text(idx_store *s, int64_t chunk_id, char **text, keep_err *err);
 
 #endif

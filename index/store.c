@@ -59,6 +59,34 @@ static const char *const migrations[] = {
     "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN"
     "  INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, text)"
     "  VALUES ('delete', old.id, old.title, old.heading, old.text); END;",
+    /* 1 -> 2: embeddings, the change log that keeps the FAISS cache in step,
+     * the built-in embedder's model, and access control */
+    "CREATE TABLE chunk_vectors("
+    "  chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
+    "  vec BLOB NOT NULL);"
+    "CREATE TABLE vec_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER NOT NULL);"
+    "CREATE TRIGGER chunk_vectors_ai AFTER INSERT ON chunk_vectors BEGIN"
+    "  INSERT INTO vec_log(chunk_id) VALUES (new.chunk_id); END;"
+    "CREATE TRIGGER chunks_ad_vec AFTER DELETE ON chunks BEGIN"
+    "  INSERT INTO vec_log(chunk_id) VALUES (old.id); END;"
+    "CREATE TABLE vec_meta("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  embedder TEXT, dim INTEGER NOT NULL DEFAULT 0,"
+    "  space INTEGER NOT NULL DEFAULT 0,"
+    "  cache_gen INTEGER NOT NULL DEFAULT 0, cache_seq INTEGER NOT NULL DEFAULT 0,"
+    "  trimmed_seq INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO vec_meta(id) VALUES (1);"
+    "CREATE TABLE embed_models("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL, dim INTEGER NOT NULL, n_terms INTEGER NOT NULL,"
+    "  trained_chunks INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  terms BLOB NOT NULL, idf BLOB NOT NULL, proj BLOB NOT NULL);"
+    "CREATE TABLE users(name TEXT PRIMARY KEY, admin INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE user_groups(user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  grp TEXT NOT NULL, PRIMARY KEY(user, grp));"
+    "CREATE TABLE collection_grants(collection TEXT NOT NULL, grp TEXT NOT NULL,"
+    "  PRIMARY KEY(collection, grp));"
+    "CREATE INDEX documents_collection ON documents(collection);",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == IDX_SCHEMA_VERSION, "one migration per schema version");

@@ -22,6 +22,13 @@ enum {
     IDX_STMT_INS_META,
     IDX_STMT_INS_CHUNK,
     IDX_STMT_SEEN,
+    IDX_STMT_FTS_CAND,
+    IDX_STMT_PERMITTED,
+    IDX_STMT_LOCATE,
+    IDX_STMT_HIT,
+    IDX_STMT_SNIPPET,
+    IDX_STMT_TEXT_RANGE,
+    IDX_STMT_GET_VEC,
     IDX_STMT_COUNT
 };
 
@@ -35,6 +42,8 @@ int idx__exec(idx_store *s, const char *sql, keep_err *err);
 int idx__db_error(idx_store *s, keep_err *err, const char *what);
 /* A cached prepared statement, reset and unbound; NULL on error. */
 sqlite3_stmt *idx__stmt(idx_store *s, int which, const char *sql, keep_err *err);
+/* SQL expression (over chunks c) of the text a chunk is embedded from. */
+const char *idx__chunk_embed_sql(void);
 int idx__delete_doc_tree(idx_store *s, int64_t id, int keep_row, keep_err *err);
 
 #endif

@@ -7,6 +7,8 @@
  * documents under it that were not seen are removed. Symbolic links are not
  * followed: a link can point out of the folder the operator chose. */
 #include <dirent.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -230,75 +232,61 @@ static int end_txn(sync_ctx *c, int rc, keep_err *err)
     return idx__exec(c->s, "COMMIT", err);
 }
 
-static int sync_file(sync_ctx *c, const char *path, const struct stat *st, keep_err *err)
-{
-    int64_t id, old_size = 0, old_mtime = 0;
-    char old_status[16] = "", old_hash[65] = "";
-    int rc = find_doc(c, path, &id, &old_size, &old_mtime, old_status, sizeof old_status,
-                      old_hash, err);
-    if (rc)
-        return rc;
-    c->stats->seen++;
-    int64_t size = (int64_t)st->st_size, mtime = mtime_ns(st);
-    /* skipped files are retried: a newer Keep may read their format */
-    if (id && old_size == size && old_mtime == mtime && strcmp(old_status, "skipped") != 0) {
-        c->stats->unchanged++;
-        if ((rc = mark_seen(c, id, err)))
-            return rc;
-        return report(c, path, "unchanged", NULL);
-    }
-    ingest_result *r = NULL;
+/* ---- the pipeline -----------------------------------------------------------
+ * 1. walk: every file to look at, with its stat (so totals and ETA are known);
+ * 2. check: unchanged files (same size and mtime) are marked seen and never read;
+ * 3. parse: worker threads parse the rest, at most `window` results ahead of
+ *    the writer, so memory stays bounded whatever the file sizes;
+ * 4. write: the calling thread stores results in walk order, one short
+ *    transaction per file, so a killed run resumes where it stopped: what was
+ *    committed is unchanged next time, the rest is parsed again. */
+
+typedef struct {
+    char *path;
+    int64_t size, mtime;
+    int64_t id;             /* existing document, 0 when new */
+    char old_status[16];
+    char old_hash[65];
+    int parse;              /* needs parsing (not unchanged) */
+    /* filled by a worker */
+    int done;
+    int prc;
+    ingest_result *r;
     keep_err perr;
-    keep_err_clear(&perr);
-    int prc = ingest_file(path, &c->opt->ingest, &r, &perr);
-    const char *status = "indexed", *what;
-    if (prc == KEEP_OK && id && strcmp(old_status, "indexed") == 0 &&
-        strcmp(old_hash, ingest_result_hash(r)) == 0) {
-        /* touched but same bytes: remember the new mtime, keep the chunks */
-        sqlite3_stmt *u = idx__stmt(c->s, IDX_STMT_TOUCH_DOC,
-                                    "UPDATE documents SET mtime = ?2, size = ?3 WHERE id = ?1", err);
-        if (!u) {
-            ingest_result_free(r);
-            return KEEP_ERR_DB;
-        }
-        sqlite3_bind_int64(u, 1, id);
-        sqlite3_bind_int64(u, 2, mtime);
-        sqlite3_bind_int64(u, 3, size);
-        rc = sqlite3_step(u) == SQLITE_DONE ? KEEP_OK : idx__db_error(c->s, err, "updating");
-        ingest_result_free(r);
-        if (!rc)
-            rc = mark_seen(c, id, err);
-        c->stats->unchanged++;
-        return rc ? rc : report(c, path, "unchanged", NULL);
+} work_item;
+
+typedef struct {
+    work_item *v;
+    size_t n, cap;
+} work_list;
+
+static int work_add(work_list *w, const char *path, const struct stat *st, keep_err *err)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        work_item *v = keep_reallocarray(w->v, cap, sizeof *v);
+        if (!v)
+            return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+        w->v = v;
+        w->cap = cap;
     }
-    if (prc == KEEP_ERR_UNSUPPORTED) {
-        status = "skipped";
-        what = "skipped";
-        c->stats->skipped++;
-    } else if (prc != KEEP_OK) {
-        status = "failed";
-        what = "failed";
-        c->stats->failed++;
-    } else {
-        what = id ? "updated" : "added";
-        if (id)
-            c->stats->updated++;
-        else
-            c->stats->added++;
-        c->stats->bytes += (uint64_t)size;
+    work_item *it = &w->v[w->n];
+    memset(it, 0, sizeof *it);
+    if (!(it->path = keep_strdup(path)))
+        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+    it->size = (int64_t)st->st_size;
+    it->mtime = mtime_ns(st);
+    w->n++;
+    return KEEP_OK;
+}
+
+static void work_free(work_list *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        keep_free(w->v[i].path);
+        ingest_result_free(w->v[i].r);
     }
-    rc = in_txn(c, err);
-    if (!rc) {
-        rc = write_doc(c, &id, 0, path, size, mtime, prc == KEEP_OK ? r : r, status,
-                       prc == KEEP_OK ? NULL : perr.msg, err);
-        if (!rc)
-            rc = mark_seen(c, id, err);
-        rc = end_txn(c, rc, err);
-    }
-    ingest_result_free(r);
-    if (rc)
-        return rc;
-    return report(c, path, what, prc == KEEP_OK ? NULL : perr.msg);
+    keep_free(w->v);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -306,7 +294,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int sync_dir(sync_ctx *c, const char *dir, int depth, keep_err *err)
+static int walk_dir(sync_ctx *c, const char *dir, int depth, work_list *w, keep_err *err)
 {
     if (depth > SYNC_MAX_DEPTH)
         return KEEP_OK;
@@ -340,7 +328,7 @@ static int sync_dir(sync_ctx *c, const char *dir, int depth, keep_err *err)
     }
     if (n)
         qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && !c->stop; i++) {
+    for (size_t i = 0; i < n && !c->stop && !rc; i++) {
         char path[PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
             continue;
@@ -348,17 +336,195 @@ static int sync_dir(sync_ctx *c, const char *dir, int depth, keep_err *err)
         if (lstat(path, &st) != 0 || S_ISLNK(st.st_mode))
             continue;
         if (S_ISDIR(st.st_mode))
-            rc = sync_dir(c, path, depth + 1, err);
+            rc = walk_dir(c, path, depth + 1, w, err);
         else if (S_ISREG(st.st_mode))
-            rc = sync_file(c, path, &st, err);
-        if (rc)
-            break;
+            rc = work_add(w, path, &st, err);
     }
 out:
     closedir(d);
     for (size_t i = 0; i < n; i++)
         keep_free(names[i]);
     keep_free(names);
+    return rc;
+}
+
+/* Marks unchanged files seen; the rest need parsing. */
+static int check_item(sync_ctx *c, work_item *it, keep_err *err)
+{
+    int64_t old_size = 0, old_mtime = 0;
+    int rc = find_doc(c, it->path, &it->id, &old_size, &old_mtime, it->old_status,
+                      sizeof it->old_status, it->old_hash, err);
+    if (rc)
+        return rc;
+    /* skipped files are retried: a newer Keep may read their format */
+    if (it->id && old_size == it->size && old_mtime == it->mtime &&
+        strcmp(it->old_status, "skipped") != 0) {
+        c->stats->seen++;
+        c->stats->unchanged++;
+        c->stats->done_bytes += (uint64_t)it->size;
+        if ((rc = mark_seen(c, it->id, err)))
+            return rc;
+        return report(c, it->path, "unchanged", NULL);
+    }
+    it->parse = 1;
+    c->stats->to_parse_bytes += (uint64_t)it->size;
+    return KEEP_OK;
+}
+
+/* Stores one parsed item (calling thread only). */
+static int store_item(sync_ctx *c, work_item *it, keep_err *err)
+{
+    int rc;
+    c->stats->seen++;
+    c->stats->done_bytes += (uint64_t)it->size;
+    ingest_result *r = it->r;
+    int prc = it->prc;
+    if (prc == KEEP_OK && it->id && strcmp(it->old_status, "indexed") == 0 &&
+        strcmp(it->old_hash, ingest_result_hash(r)) == 0) {
+        /* touched but same bytes: remember the new mtime, keep the chunks */
+        sqlite3_stmt *u = idx__stmt(c->s, IDX_STMT_TOUCH_DOC,
+                                    "UPDATE documents SET mtime = ?2, size = ?3 WHERE id = ?1", err);
+        if (!u)
+            return KEEP_ERR_DB;
+        sqlite3_bind_int64(u, 1, it->id);
+        sqlite3_bind_int64(u, 2, it->mtime);
+        sqlite3_bind_int64(u, 3, it->size);
+        rc = sqlite3_step(u) == SQLITE_DONE ? KEEP_OK : idx__db_error(c->s, err, "updating");
+        if (!rc)
+            rc = mark_seen(c, it->id, err);
+        c->stats->unchanged++;
+        return rc ? rc : report(c, it->path, "unchanged", NULL);
+    }
+    const char *status = "indexed", *what;
+    if (prc == KEEP_ERR_UNSUPPORTED) {
+        status = what = "skipped";
+        c->stats->skipped++;
+    } else if (prc != KEEP_OK) {
+        status = what = "failed";
+        c->stats->failed++;
+    } else {
+        what = it->id ? "updated" : "added";
+        if (it->id)
+            c->stats->updated++;
+        else
+            c->stats->added++;
+        c->stats->bytes += (uint64_t)it->size;
+    }
+    rc = in_txn(c, err);
+    if (!rc) {
+        int64_t id = it->id;
+        rc = write_doc(c, &id, 0, it->path, it->size, it->mtime, r, status,
+                       prc == KEEP_OK ? NULL : it->perr.msg, err);
+        if (!rc)
+            rc = mark_seen(c, id, err);
+        rc = end_txn(c, rc, err);
+    }
+    if (rc)
+        return rc;
+    return report(c, it->path, what, prc == KEEP_OK ? NULL : it->perr.msg);
+}
+
+typedef struct {
+    sync_ctx *c;
+    work_list *w;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next;    /* next item a worker claims */
+    size_t written; /* items the writer has finished */
+    size_t window;  /* max items parsed ahead of the writer */
+    int quit;
+} pipeline;
+
+static void *parse_worker(void *arg)
+{
+    pipeline *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->next < p->w->n &&
+               (!p->w->v[p->next].parse || p->next >= p->written + p->window)) {
+            if (!p->w->v[p->next].parse) {
+                p->next++; /* unchanged: nothing to parse */
+                continue;
+            }
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+        if (p->quit || p->next >= p->w->n)
+            break;
+        work_item *it = &p->w->v[p->next++];
+        pthread_mutex_unlock(&p->mu);
+        keep_err_clear(&it->perr);
+        it->prc = ingest_file(it->path, &p->c->opt->ingest, &it->r, &it->perr);
+        pthread_mutex_lock(&p->mu);
+        it->done = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int run_pipeline(sync_ctx *c, work_list *w, keep_err *err)
+{
+    int rc = KEEP_OK;
+    size_t to_parse = 0;
+    for (size_t i = 0; i < w->n && !rc && !c->stop; i++) {
+        rc = check_item(c, &w->v[i], err);
+        to_parse += w->v[i].parse;
+    }
+    if (rc || c->stop || !to_parse)
+        return rc;
+    int threads = c->opt->threads > 0 ? c->opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = 1;
+    if (threads > 64)
+        threads = 64;
+    if ((size_t)threads > to_parse)
+        threads = (int)to_parse;
+    pipeline p = {.c = c, .w = w, .window = (size_t)threads * 2};
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    pthread_t tid[64];
+    int started = 0;
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&tid[i], NULL, parse_worker, &p) == 0)
+            started++;
+    if (!started) {
+        /* no threads to be had: parse inline, one at a time */
+        for (size_t i = 0; i < w->n && !rc && !c->stop; i++) {
+            work_item *it = &w->v[i];
+            if (!it->parse)
+                continue;
+            keep_err_clear(&it->perr);
+            it->prc = ingest_file(it->path, &c->opt->ingest, &it->r, &it->perr);
+            rc = store_item(c, it, err);
+            ingest_result_free(it->r);
+            it->r = NULL;
+        }
+    } else {
+        for (size_t i = 0; i < w->n && !rc && !c->stop; i++) {
+            work_item *it = &w->v[i];
+            if (it->parse) {
+                pthread_mutex_lock(&p.mu);
+                while (!it->done)
+                    pthread_cond_wait(&p.cv, &p.mu);
+                pthread_mutex_unlock(&p.mu);
+                rc = store_item(c, it, err);
+                ingest_result_free(it->r);
+                it->r = NULL;
+            }
+            pthread_mutex_lock(&p.mu);
+            p.written = i + 1;
+            pthread_cond_broadcast(&p.cv);
+            pthread_mutex_unlock(&p.mu);
+        }
+        pthread_mutex_lock(&p.mu);
+        p.quit = 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        for (int i = 0; i < started; i++)
+            pthread_join(tid[i], NULL);
+    }
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
     return rc;
 }
 
@@ -417,10 +583,13 @@ int idx_ingest_paths(idx_store *s, const char *const *paths, size_t n_paths,
 {
     memset(stats, 0, sizeof *stats);
     sync_ctx c = {s, opt, opt->collection ? opt->collection : "default", stats, 0};
+    work_list w = {0};
+    char **dirs = keep_calloc(n_paths ? n_paths : 1, sizeof *dirs);
+    size_t n_dirs = 0;
+    if (!dirs)
+        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
     int rc = idx__exec(s, "CREATE TEMP TABLE IF NOT EXISTS seen(id INTEGER PRIMARY KEY);"
                           "DELETE FROM temp.seen;", err);
-    if (rc)
-        return rc;
     for (size_t i = 0; i < n_paths && !rc && !c.stop; i++) {
         char real[PATH_MAX];
         if (!realpath(paths[i], real)) {
@@ -435,16 +604,29 @@ int idx_ingest_paths(idx_store *s, const char *const *paths, size_t n_paths,
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            rc = sync_dir(&c, real, 0, err);
-            if (!rc && !c.stop)
-                rc = remove_unseen(&c, real, err);
+            rc = walk_dir(&c, real, 0, &w, err);
+            if (!rc && !(dirs[n_dirs++] = keep_strdup(real)))
+                rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         } else if (S_ISREG(st.st_mode)) {
-            rc = sync_file(&c, real, &st, err);
+            rc = work_add(&w, real, &st, err);
         } else {
             stats->skipped++;
             report(&c, real, "skipped", "not a regular file or folder");
         }
     }
+    stats->files_total = w.n;
+    for (size_t i = 0; i < w.n; i++)
+        stats->total_bytes += (uint64_t)w.v[i].size;
+    if (!rc && !c.stop)
+        rc = run_pipeline(&c, &w, err);
+    /* removal only after a complete walk and sync: an interrupted run must
+     * never remove what it simply did not reach */
+    for (size_t i = 0; i < n_dirs && !rc && !c.stop; i++)
+        rc = remove_unseen(&c, dirs[i], err);
+    for (size_t i = 0; i < n_dirs; i++)
+        keep_free(dirs[i]);
+    keep_free(dirs);
+    work_free(&w);
     return rc;
 }
 
@@ -479,4 +661,74 @@ int idx_put_document(idx_store *s, const char *collection, const char *path,
     if (changed)
         *changed = 1;
     return KEEP_OK;
+}
+
+int idx_doc_remove_path(idx_store *s, const char *collection, const char *path, keep_err *err)
+{
+    if (!s || !path || !*path)
+        return keep_err_set(err, KEEP_ERR_USAGE, "idx_doc_remove_path: no path");
+    size_t n = strlen(path);
+    if (n > 65536)
+        return keep_err_set(err, KEEP_ERR_USAGE, "path of %zu bytes is too long", n);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    /* documents under the folder sort in [path + "/", path + "0"): '0' follows '/' */
+    char *lo = keep_malloc(n + 2), *hi = keep_malloc(n + 2);
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = KEEP_OK;
+    if (!lo || !hi) {
+        rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(lo, path, n);
+    memcpy(hi, path, n);
+    lo[n] = '/';
+    hi[n] = '0';
+    lo[n + 1] = hi[n + 1] = '\0';
+    if ((rc = idx__exec(s, "BEGIN IMMEDIATE", err)))
+        goto out;
+    const char *sql = "SELECT id FROM documents WHERE collection = ?1 AND parent_id IS NULL"
+                      " AND (path = ?2 OR (path >= ?3 AND path < ?4))";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = idx__db_error(s, err, "finding documents to remove");
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, collection ? collection : "default", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, path, (int)n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hi, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *ni = keep_reallocarray(ids, n_ids + 1, sizeof *ni);
+        if (!ni) {
+            rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+            goto rollback;
+        }
+        ids = ni;
+        ids[n_ids++] = sqlite3_column_int64(st, 0);
+    }
+    if (step != SQLITE_DONE) {
+        rc = idx__db_error(s, err, "finding documents to remove");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < n_ids; i++)
+        if ((rc = idx__delete_doc_tree(s, ids[i], 0, err)))
+            goto rollback;
+    rc = idx__exec(s, "COMMIT", err);
+    if (!rc)
+        goto out;
+rollback:
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    keep_free(ids);
+    keep_free(lo);
+    keep_free(hi);
+    return rc;
 }

@@ -88,7 +88,7 @@ static uint64_t ld64(const uint8_t *p)
     return (uint64_t)ld32(p) | ((uint64_t)ld32(p + 4) << 32);
 }
 
-static size_t vtype_size(uint32_t t)
+size_t infer_gguf_vtype_size(uint32_t t)
 {
     switch (t) {
     case INFER_GGUF_U8:
@@ -175,7 +175,7 @@ static int rdstr(cursor *c, size_t *off, size_t *len, const char *what)
 /* Skips count elements of a non-array type; builds string offsets when offs. */
 static int skip_elems(cursor *c, uint32_t t, uint64_t count, size_t *offs)
 {
-    size_t es = vtype_size(t);
+    size_t es = infer_gguf_vtype_size(t);
     if (es) {
         if (count > (c->len - c->pos) / es)
             return keep_err_set(c->err, KEEP_ERR_CORRUPT, "corrupt GGUF: array of %llu %s at offset %zu exceeds the file",
@@ -296,7 +296,7 @@ static int parse_kv(infer_gguf *g, cursor *c, gguf_kv *kv)
         return rdstr(c, &off, &len, "metadata string");
     }
     if (kv->type != INFER_GGUF_ARRAY) {
-        size_t es = vtype_size(kv->type);
+        size_t es = infer_gguf_vtype_size(kv->type);
         if ((rc = need(c, es, "metadata value")))
             return rc;
         kv->val = c->pos;
@@ -828,10 +828,10 @@ int infer_gguf_arr_data(const infer_gguf *g, size_t i, const void **data, size_t
     const gguf_kv *kv = kv_at(g, i);
     if (!kv)
         return KEEP_ERR_NOTFOUND;
-    if (kv->type != INFER_GGUF_ARRAY || !vtype_size(kv->elem_type))
+    if (kv->type != INFER_GGUF_ARRAY || !infer_gguf_vtype_size(kv->elem_type))
         return KEEP_ERR_PARSE;
     *data = g->base + kv->val;
-    *elem_size = vtype_size(kv->elem_type);
+    *elem_size = infer_gguf_vtype_size(kv->elem_type);
     *count = kv->count;
     return KEEP_OK;
 }
@@ -843,14 +843,14 @@ static const uint8_t *arr_elem(const infer_gguf *g, size_t i, uint64_t j, uint32
     if (!kv)
         return NULL;
     *rc = KEEP_ERR_PARSE;
-    if (kv->type != INFER_GGUF_ARRAY || !vtype_size(kv->elem_type))
+    if (kv->type != INFER_GGUF_ARRAY || !infer_gguf_vtype_size(kv->elem_type))
         return NULL;
     *rc = KEEP_ERR_NOTFOUND;
     if (j >= kv->count)
         return NULL;
     *rc = KEEP_OK;
     *t = kv->elem_type;
-    return g->base + kv->val + (size_t)j * vtype_size(kv->elem_type);
+    return g->base + kv->val + (size_t)j * infer_gguf_vtype_size(kv->elem_type);
 }
 
 int infer_gguf_arr_i64(const infer_gguf *g, size_t i, uint64_t j, int64_t *v)

@@ -85,6 +85,8 @@ size_t infer_gguf_data_offset(const infer_gguf *g);
 
 /* Name of a value type ("u32", "string", ...), "?" when unknown. */
 const char *infer_gguf_vtype_name(uint32_t vtype);
+/* Bytes of one scalar of a value type; 0 for string, array or unknown. */
+size_t infer_gguf_vtype_size(uint32_t vtype);
 
 /* ---- metadata by index --------------------------------------------------- */
 

@@ -224,33 +224,10 @@ int infer_gguf_writer_set_str(infer_gguf_writer *w, const char *key, const char 
     return infer_gguf_writer_set_strn(w, key, s, s ? strlen(s) : 0);
 }
 
-static size_t elem_size(uint32_t t)
-{
-    switch (t) {
-    case INFER_GGUF_U8:
-    case INFER_GGUF_I8:
-    case INFER_GGUF_BOOL:
-        return 1;
-    case INFER_GGUF_U16:
-    case INFER_GGUF_I16:
-        return 2;
-    case INFER_GGUF_U32:
-    case INFER_GGUF_I32:
-    case INFER_GGUF_F32:
-        return 4;
-    case INFER_GGUF_U64:
-    case INFER_GGUF_I64:
-    case INFER_GGUF_F64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 int infer_gguf_writer_set_arr(infer_gguf_writer *w, const char *key, uint32_t elem_type, const void *elems,
                               size_t count)
 {
-    size_t es = elem_size(elem_type), n;
+    size_t es = infer_gguf_vtype_size(elem_type), n;
     if (!es || keep_mul_overflow(es, count, &n) || (!elems && count))
         return fail(w, KEEP_ERR_USAGE, "GGUF writer: bad numeric array for key '%.80s'", key ? key : "");
     wkv *kv = slot(w, key, INFER_GGUF_ARRAY);
@@ -374,7 +351,7 @@ static int encode_row(uint32_t type, const float *src, void *out, size_t cols)
     } else if (type == INFER_T_F16 || type == INFER_T_BF16) {
         uint16_t *h = out;
         for (size_t i = 0; i < cols; i++)
-            h[i] = type == INFER_T_F16 ? infer_gguf_f32_to_f16(src[i]) : infer_gguf_f32_to_bf16(src[i]);
+            h[i] = type == INFER_T_F16 ? infer_f32_to_f16(src[i]) : infer_f32_to_bf16(src[i]);
     } else {
         return infer_quantize_row(type, src, out, cols);
     }
@@ -638,84 +615,3 @@ int infer_gguf_writer_write(const infer_gguf_writer *w, const char *path, keep_e
     return rc;
 }
 
-/* ---- half precision ------------------------------------------------------------- */
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    return x;
-}
-
-uint16_t infer_gguf_f32_to_f16(float f)
-{
-    uint32_t x = f32_bits(f);
-    uint32_t sign = (x >> 16) & 0x8000u;
-    uint32_t exp = (x >> 23) & 0xffu;
-    uint32_t mant = x & 0x7fffffu;
-    if (exp == 0xff) /* Inf stays Inf; NaN becomes a quiet NaN */
-        return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
-    int e = (int)exp - 127 + 15;
-    if (e >= 31)
-        return (uint16_t)(sign | 0x7c00u);
-    if (e <= 0) {
-        /* Subnormal half (or zero): shift the 24-bit significand into place
-         * and round the dropped bits to nearest even. f32 subnormals are far
-         * below half's range and shift out entirely. */
-        int shift = 14 - e;
-        if (shift > 24 || exp == 0)
-            return (uint16_t)sign;
-        uint32_t m = mant | 0x800000u;
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1)))
-            r++;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
-        r++; /* a carry into the exponent is correct, up to Inf */
-    return (uint16_t)(sign | r);
-}
-
-float infer_gguf_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t x;
-    if (exp == 0x1f) {
-        x = sign | 0x7f800000u | (mant << 13);
-    } else if (exp == 0) {
-        if (!mant) {
-            x = sign;
-        } else { /* normalize the subnormal */
-            int e = -1;
-            do {
-                mant <<= 1;
-                e++;
-            } while (!(mant & 0x400u));
-            x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-        }
-    } else {
-        x = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-uint16_t infer_gguf_f32_to_bf16(float f)
-{
-    uint32_t x = f32_bits(f);
-    if ((x & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
-        return (uint16_t)((x >> 16) | 0x40u);
-    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-
-float infer_gguf_bf16_to_f32(uint16_t h)
-{
-    uint32_t x = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}

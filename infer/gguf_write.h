@@ -81,10 +81,5 @@ int infer_gguf_writer_write(const infer_gguf_writer *w, const char *path, keep_e
 /* The whole file in memory; caller frees *out with keep_free. */
 int infer_gguf_writer_to_memory(const infer_gguf_writer *w, char **out, size_t *len, keep_err *err);
 
-/* ---- half-precision conversions (round to nearest even; NaN stays NaN) ---- */
-uint16_t infer_gguf_f32_to_f16(float f);
-float infer_gguf_f16_to_f32(uint16_t h);
-uint16_t infer_gguf_f32_to_bf16(float f);
-float infer_gguf_bf16_to_f32(uint16_t h);
 
 #endif

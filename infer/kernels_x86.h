@@ -1,13 +1,15 @@
 /* kernels_x86.h — x86 SIMD kernels written once on 256-bit vectors and
- * compiled twice: by kernels_avx2.c (AVX2 + FMA + F16C, int8 products with
- * vpmaddubsw) and by kernels_avx512.c (same code under the AVX-512 target,
- * int8 products with VNNI vpdpbusd, 32 vector registers). Not a public
- * header: include it only from those two files, after defining
+ * compiled three times: by kernels_avx2.c (AVX2 + FMA + F16C, int8 products
+ * with vpmaddubsw + vpmaddwd), kernels_avxvnni.c (AVX-VNNI vpdpbusd and
+ * vpdpwssd, for AVX2-only CPUs such as Alder Lake-N) and kernels_avx512.c
+ * (the AVX-512 target with EVEX VNNI and 32 vector registers, which adds
+ * 512-bit kernels on top). Not a public header: include it only from those
+ * files, after defining
  *   KX_TGT   __attribute__((target("..."))) for every function here
  *   KX_VNNI  0: vpmaddubsw + vpmaddwd; 1: AVX512-VNNI (EVEX vpdpbusd,
  *            vpdpwssd on ymm); 2: AVX-VNNI (the same instructions, VEX)
- * Everything is static inline so each including file gets its own copy
- * compiled for its own target; the dispatcher picks one at run time.
+ * Everything is static, so each including file gets its own copy compiled
+ * for its own target; the dispatcher picks one at run time.
  *
  * Layout conventions used throughout (see quant.h): a 32-element block's
  * nibbles expand to one __m256i of bytes in element order; a K-quant

@@ -1,6 +1,26 @@
 # infer/local.mk — GGUF, tokenizers, kernels, models
 libkeep_a_SOURCES += infer/ggml_types.c infer/ggml_types.h
 libkeep_a_SOURCES += infer/quant.c infer/quant.h
+libkeep_a_SOURCES += infer/cpu.c infer/cpu.h infer/kernels.c infer/kernels.h \
+	infer/kernels_internal.h infer/kernels_x86.h infer/kernels_avx2.c infer/kernels_avxvnni.c \
+	infer/kernels_avx512.c
+
+check_PROGRAMS += tests/test_quant
+tests_test_quant_SOURCES = tests/test_quant.c tests/tap.h
+tests_test_quant_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_quant_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_quant
+FUZZ_TARGETS += tests/fuzz/fuzz_quant
+
+# Kernel throughput per type and level, built on request only (never by
+# `make check`): make bench-kernels && tests/bench_kernels [-q] [type ...]
+bench-kernels: libkeep.a
+	$(AM_V_CC)$(CXX) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) -O2 -g \
+	  -x c -std=c11 $(srcdir)/tests/bench_kernels.c -x none -o tests/bench_kernels \
+	  libkeep.a $(KEEP_LIBS) $(LIBS)
+.PHONY: bench-kernels
+EXTRA_DIST += tests/bench_kernels.c
+
 libkeep_a_SOURCES += infer/gguf.c infer/gguf.h infer/gguf_describe.c
 check_PROGRAMS += tests/test_gguf
 tests_test_gguf_SOURCES = tests/test_gguf.c tests/tap.h
@@ -36,16 +56,6 @@ tests_test_pool_SOURCES = tests/test_pool.c tests/tap.h
 tests_test_pool_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_pool_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_pool
-# SIMD kernels
-libkeep_a_SOURCES += infer/cpu.c infer/cpu.h infer/kernels.c infer/kernels.h \
-	infer/kernels_internal.h infer/kernels_x86.h infer/kernels_avx2.c infer/kernels_avxvnni.c \
-	infer/kernels_avx512.c
-
-check_PROGRAMS += tests/test_quant
-tests_test_quant_SOURCES = tests/test_quant.c tests/tap.h
-tests_test_quant_LDADD = $(TEST_LIBS)
-nodist_EXTRA_tests_test_quant_SOURCES = build-aux/force-cxx-link.cpp
-TESTS += tests/test_quant
 # decoder: model loading, forward pass, generation
 libkeep_a_SOURCES += infer/model.c infer/model.h infer/forward.c infer/generate.c infer/attn_kernels.c \
 	infer/attn_kernels.h
@@ -66,13 +76,3 @@ bench_infer_mkmodel_SOURCES = bench/infer/mkmodel.c
 bench_infer_mkmodel_LDADD = $(TEST_LIBS)
 nodist_EXTRA_bench_infer_mkmodel_SOURCES = build-aux/force-cxx-link.cpp
 EXTRA_DIST += bench/infer/run.sh bench/infer/README.md
-FUZZ_TARGETS += tests/fuzz/fuzz_quant
-
-# Kernel throughput per type and level, built on request only (never by
-# `make check`): make bench-kernels && tests/bench_kernels [-q] [type ...]
-bench-kernels: libkeep.a
-	$(AM_V_CC)$(CXX) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) -O2 -g \
-	  -x c -std=c11 $(srcdir)/tests/bench_kernels.c -x none -o tests/bench_kernels \
-	  libkeep.a $(KEEP_LIBS) $(LIBS)
-.PHONY: bench-kernels
-EXTRA_DIST += tests/bench_kernels.c

@@ -219,58 +219,15 @@ typedef struct {
     int32_t *prev, *next;
     uint32_t *start, *len;
     size_t symcap;
-    pair *heap;
-    size_t nheap, capheap;
+    infer__heap heap;
 } bpe_state;
 
-static int pair_before(const pair *a, const pair *b)
+static int pair_before(const void *va, const void *vb)
 {
+    const pair *a = va, *b = vb;
     if (a->rank != b->rank)
         return a->rank < b->rank;
     return a->left < b->left;
-}
-
-static int heap_push(bpe_state *st, pair p)
-{
-    if (st->nheap == st->capheap) {
-        size_t ncap = st->capheap ? st->capheap * 2 : 64;
-        pair *nh = keep_reallocarray(st->heap, ncap, sizeof *nh);
-        if (!nh)
-            return KEEP_ERR_NOMEM;
-        st->heap = nh;
-        st->capheap = ncap;
-    }
-    size_t i = st->nheap++;
-    while (i > 0) {
-        size_t par = (i - 1) / 2;
-        if (!pair_before(&p, &st->heap[par]))
-            break;
-        st->heap[i] = st->heap[par];
-        i = par;
-    }
-    st->heap[i] = p;
-    return KEEP_OK;
-}
-
-static pair heap_pop(bpe_state *st)
-{
-    pair top = st->heap[0];
-    pair last = st->heap[--st->nheap];
-    size_t i = 0, n = st->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_before(&st->heap[c + 1], &st->heap[c]))
-            c++;
-        if (!pair_before(&st->heap[c], &last))
-            break;
-        st->heap[i] = st->heap[c];
-        i = c;
-    }
-    if (n)
-        st->heap[i] = last;
-    return top;
 }
 
 static int try_pair(bpe_state *st, int32_t l, int32_t r)
@@ -280,7 +237,8 @@ static int try_pair(bpe_state *st, int32_t l, int32_t r)
     int32_t rank = infer__merge_lookup(st->t, st->w + st->start[l], st->len[l], st->len[r]);
     if (rank < 0)
         return KEEP_OK;
-    return heap_push(st, (pair){rank, l, r, st->len[l] + st->len[r]});
+    pair p = {rank, l, r, st->len[l] + st->len[r]};
+    return infer__heap_push(&st->heap, &p);
 }
 
 /* Grows every scratch array of st for a word of n bytes (<= 2n alphabet bytes). */
@@ -357,12 +315,13 @@ static int bpe_word(bpe_state *st, const char *word, size_t n, tok_ids *ids)
         if (id >= 0)
             return infer__ids_push(ids, id);
     }
-    st->nheap = 0;
+    st->heap.n = 0;
     for (size_t i = 0; i + 1 < n; i++)
         if (try_pair(st, (int32_t)i, (int32_t)i + 1))
             return KEEP_ERR_NOMEM;
-    while (st->nheap) {
-        pair p = heap_pop(st);
+    while (st->heap.n) {
+        pair p;
+        infer__heap_pop(&st->heap, &p);
         int32_t l = p.left, r = p.right;
         if (st->len[l] == 0 || st->len[r] == 0 || st->next[l] != r ||
             st->len[l] + st->len[r] != p.size)
@@ -404,7 +363,7 @@ int infer__bpe_tokenize(const infer_tokenizer *t, const char *text, size_t len, 
                         keep_err *err)
 {
     span_vec words = {0};
-    bpe_state st = {.t = t};
+    bpe_state st = {.t = t, .heap = {.size = sizeof(pair), .before = pair_before}};
     int rc = pre_tokenize(t, text, len, &words, err);
     if (rc != KEEP_OK)
         return rc;
@@ -419,6 +378,6 @@ int infer__bpe_tokenize(const infer_tokenizer *t, const char *text, size_t len, 
     keep_free(st.next);
     keep_free(st.start);
     keep_free(st.len);
-    keep_free(st.heap);
+    infer__heap_free(&st.heap);
     return rc;
 }

@@ -84,6 +84,22 @@ int infer__bpe_tokenize(const infer_tokenizer *t, const char *text, size_t len, 
 int infer__wpm_tokenize(const infer_tokenizer *t, const char *text, size_t len, tok_ids *ids,
                         keep_err *err);
 
+/* A binary min-heap of fixed-size items ordered by `before` (a before b
+ * means a pops first). Both merge tokenizers keep candidate pairs in one.
+ * Zero-initialise with size and before set; free with infer__heap_free. */
+typedef struct infer__heap {
+    char *items;
+    size_t n, cap, size;
+    int (*before)(const void *a, const void *b);
+} infer__heap;
+
+#define INFER__HEAP_MAX_ITEM 32
+
+int infer__heap_push(infer__heap *h, const void *item);
+/* Pops the first item into out; h must not be empty. */
+void infer__heap_pop(infer__heap *h, void *out);
+void infer__heap_free(infer__heap *h);
+
 /* Compiles the pre-tokenizer regexes for t->v->pre (sets t->pre, t->warning). */
 int infer__bpe_init(infer_tokenizer *t, keep_err *err);
 void infer__bpe_free(infer_tokenizer *t);

@@ -23,59 +23,16 @@ typedef struct {
     const char *s;
     int32_t *prev, *next;
     uint32_t *start, *len;
-    bigram *heap;
-    size_t nheap, capheap;
+    infer__heap heap;
 } spm_state;
 
 /* a before b in the heap: higher score, then the leftmost pair */
-static int better(const bigram *a, const bigram *b)
+static int better(const void *va, const void *vb)
 {
+    const bigram *a = va, *b = vb;
     if (a->score != b->score)
         return a->score > b->score;
     return a->left < b->left;
-}
-
-static int heap_push(spm_state *st, bigram b)
-{
-    if (st->nheap == st->capheap) {
-        size_t ncap = st->capheap ? st->capheap * 2 : 64;
-        bigram *nh = keep_reallocarray(st->heap, ncap, sizeof *nh);
-        if (!nh)
-            return KEEP_ERR_NOMEM;
-        st->heap = nh;
-        st->capheap = ncap;
-    }
-    size_t i = st->nheap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!better(&b, &st->heap[p]))
-            break;
-        st->heap[i] = st->heap[p];
-        i = p;
-    }
-    st->heap[i] = b;
-    return KEEP_OK;
-}
-
-static bigram heap_pop(spm_state *st)
-{
-    bigram top = st->heap[0];
-    bigram last = st->heap[--st->nheap];
-    size_t i = 0, n = st->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && better(&st->heap[c + 1], &st->heap[c]))
-            c++;
-        if (!better(&st->heap[c], &last))
-            break;
-        st->heap[i] = st->heap[c];
-        i = c;
-    }
-    if (n)
-        st->heap[i] = last;
-    return top;
 }
 
 static int try_pair(spm_state *st, int32_t l, int32_t r)
@@ -86,7 +43,8 @@ static int try_pair(spm_state *st, int32_t l, int32_t r)
     int32_t id = infer__tok_lookup(st->t, st->s + st->start[l], size);
     if (id < 0)
         return KEEP_OK;
-    return heap_push(st, (bigram){st->t->v->scores[id], l, r, (uint32_t)size});
+    bigram b = {st->t->v->scores[id], l, r, (uint32_t)size};
+    return infer__heap_push(&st->heap, &b);
 }
 
 /* Bytes of the character at s: a well-formed UTF-8 sequence, else a single
@@ -121,7 +79,7 @@ static int emit_symbol(const infer_tokenizer *t, const char *s, size_t n, tok_id
 int infer__spm_tokenize(const infer_tokenizer *t, const char *text, size_t len, int prefix_space,
                         tok_ids *ids, keep_err *err)
 {
-    spm_state st = {.t = t};
+    spm_state st = {.t = t, .heap = {.size = sizeof(bigram), .before = better}};
     char *buf = NULL;
     int rc = KEEP_ERR_NOMEM;
     size_t nsp = 0;
@@ -170,8 +128,9 @@ int infer__spm_tokenize(const infer_tokenizer *t, const char *text, size_t len, 
     for (size_t i = 0; i + 1 < nsym; i++)
         if (try_pair(&st, (int32_t)i, (int32_t)i + 1))
             goto fail;
-    while (st.nheap) {
-        bigram b = heap_pop(&st);
+    while (st.heap.n) {
+        bigram b;
+        infer__heap_pop(&st.heap, &b);
         int32_t l = b.left, r = b.right;
         /* stale when either side has been merged into something else since */
         if (st.len[l] == 0 || st.len[r] == 0 || st.next[l] != r ||
@@ -195,7 +154,7 @@ fail:
     keep_free(st.next);
     keep_free(st.start);
     keep_free(st.len);
-    keep_free(st.heap);
+    infer__heap_free(&st.heap);
     if (rc != KEEP_OK)
         return keep_err_set(err, rc, "out of memory tokenizing");
     return KEEP_OK;

@@ -892,3 +892,55 @@ const char *infer_tokenizer_warning(const infer_tokenizer *t)
 {
     return t->warning[0] ? t->warning : NULL;
 }
+
+/* ---- the merge heap shared by the SentencePiece and BPE tokenizers ---------- */
+
+int infer__heap_push(infer__heap *h, const void *item)
+{
+    if (h->n == h->cap) {
+        size_t ncap = h->cap ? h->cap * 2 : 64;
+        char *ni = keep_reallocarray(h->items, ncap, h->size);
+        if (!ni)
+            return KEEP_ERR_NOMEM;
+        h->items = ni;
+        h->cap = ncap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!h->before(item, h->items + p * h->size))
+            break;
+        memcpy(h->items + i * h->size, h->items + p * h->size, h->size);
+        i = p;
+    }
+    memcpy(h->items + i * h->size, item, h->size);
+    return KEEP_OK;
+}
+
+void infer__heap_pop(infer__heap *h, void *out)
+{
+    char last[INFER__HEAP_MAX_ITEM];
+    memcpy(out, h->items, h->size);
+    memcpy(last, h->items + --h->n * h->size, h->size);
+    size_t i = 0, n = h->n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && h->before(h->items + (c + 1) * h->size, h->items + c * h->size))
+            c++;
+        if (!h->before(h->items + c * h->size, last))
+            break;
+        memcpy(h->items + i * h->size, h->items + c * h->size, h->size);
+        i = c;
+    }
+    if (n)
+        memcpy(h->items + i * h->size, last, h->size);
+}
+
+void infer__heap_free(infer__heap *h)
+{
+    keep_free(h->items);
+    h->items = NULL;
+    h->n = h->cap = 0;
+}

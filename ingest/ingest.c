@@ -3,15 +3,20 @@
  * attachments as child documents. */
 #include "ingest.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
 #include "chunker.h"
+#include "detect.h"
 #include "doc.h"
+#include "encoding.h"
+#include "parse_csv.h"
+#include "parse_mail.h"
+#include "parse_pdf.h"
 #include "parse_text.h"
+#include "parse_web.h"
 
 /* Attachments inside attachments inside ... stop here. */
 #define INGEST_MAX_CHILD_DEPTH 3
@@ -37,63 +42,78 @@ void ingest_options_default(ingest_options *opt)
 
 /* ---- formats ------------------------------------------------------------------ */
 
+/* Text-like formats arrive in any encoding: convert to UTF-8 first, then
+ * parse. The converted text replaces the input for the parser only. */
+static int parse_converted(ingest_parse_fn fn, const char *data, size_t len,
+                           const ingest_limits *lim, ingest_doc *doc, keep_err *err)
+{
+    char *utf8 = NULL;
+    size_t n = 0;
+    char charset[64] = "";
+    int rc = ingest_to_utf8(data, len, lim->max_text_bytes, &utf8, &n, charset, sizeof charset, err);
+    if (rc)
+        return rc;
+    if (charset[0] && strcmp(charset, "UTF-8") != 0 && strcmp(charset, "ASCII") != 0)
+        ingest_doc_meta(doc, "charset", charset);
+    rc = fn(utf8, n, lim, doc, err);
+    keep_free(utf8);
+    return rc;
+}
+
+static int parse_text_any(const char *data, size_t len, const ingest_limits *lim,
+                          ingest_doc *doc, keep_err *err)
+{
+    return parse_converted(ingest_parse_text, data, len, lim, doc, err);
+}
+
+static int parse_markdown_any(const char *data, size_t len, const ingest_limits *lim,
+                              ingest_doc *doc, keep_err *err)
+{
+    return parse_converted(ingest_parse_markdown, data, len, lim, doc, err);
+}
+
 typedef struct {
-    const char *name;
-    const char *extensions; /* space separated, lower case, with the dot */
-    ingest_parse_fn parse;
+    const char *name;     /* as ingest_detect_format names it */
+    ingest_parse_fn parse; /* NULL: recognised, but this build cannot read it */
+    const char *why_not;  /* reason given when parse is NULL */
 } format_entry;
 
 static const format_entry formats[] = {
-    {"markdown", ".md .markdown .mdown .mkd", ingest_parse_markdown},
-    {"text", ".txt .text .log .rst .asc", ingest_parse_text},
+    {"text", parse_text_any, NULL},
+    {"markdown", parse_markdown_any, NULL},
+    {"csv", ingest_parse_csv, NULL},
+    {"tsv", ingest_parse_tsv, NULL},
+    {"eml", ingest_parse_email, NULL},
+    {"mbox", ingest_parse_mbox, NULL},
+    {"pdf", ingest_parse_pdf, NULL},
+    {"html", ingest_parse_html, NULL},
+    {"xml", ingest_parse_xml, NULL},
+    {"png", NULL, "image files need OCR, which this build does not have"},
+    {"jpeg", NULL, "image files need OCR, which this build does not have"},
+    {"tiff", NULL, "image files need OCR, which this build does not have"},
 };
 
-static const format_entry *format_by_name(const char *name)
-{
-    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-        if (strcmp(formats[i].name, name) == 0)
-            return &formats[i];
-    return NULL;
-}
-
-static const char *extension_of(const char *name)
-{
-    const char *slash = strrchr(name, '/');
-    const char *base = slash ? slash + 1 : name;
-    const char *dot = strrchr(base, '.');
-    return dot && dot != base ? dot : NULL;
-}
-
-/* Picks the format from the extension; content sniffing is added with the
- * other parsers. NULL with a reason when the file is to be skipped. */
+/* Picks the parser from content and name. NULL with a reason when the file
+ * is to be skipped. */
 static const format_entry *detect(const char *name, const char *data, size_t len,
                                   keep_err *err)
 {
-    const char *ext = extension_of(name);
-    if (ext) {
-        char lower[16];
-        size_t n = strlen(ext);
-        if (n < sizeof lower) {
-            for (size_t i = 0; i <= n; i++)
-                lower[i] = (char)tolower((unsigned char)ext[i]);
-            for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-                const char *list = formats[i].extensions, *hit = strstr(list, lower);
-                while (hit) {
-                    char after = hit[n];
-                    if ((hit == list || hit[-1] == ' ') && (after == ' ' || after == '\0'))
-                        return &formats[i];
-                    hit = strstr(hit + 1, lower);
-                }
-            }
-        }
-        keep_err_set(err, KEEP_ERR_UNSUPPORTED, "unsupported file type %s", ext);
+    char reason[256] = "";
+    const char *fmt = ingest_detect_format_ex(name, data, len, reason, sizeof reason);
+    if (!fmt) {
+        keep_err_set(err, KEEP_ERR_UNSUPPORTED, "%s", reason[0] ? reason : "unsupported file type");
         return NULL;
     }
-    /* no extension: text if it looks like text */
-    size_t probe = len < 4096 ? len : 4096;
-    if (!memchr(data, '\0', probe) && keep_utf8_valid(data, keep_utf8_floor(data, probe)))
-        return format_by_name("text");
-    keep_err_set(err, KEEP_ERR_UNSUPPORTED, "binary file of unknown type");
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        if (strcmp(formats[i].name, fmt) != 0)
+            continue;
+        if (!formats[i].parse) {
+            keep_err_set(err, KEEP_ERR_UNSUPPORTED, "%s", formats[i].why_not);
+            return NULL;
+        }
+        return &formats[i];
+    }
+    keep_err_set(err, KEEP_ERR_UNSUPPORTED, "no parser for %s files in this build", fmt);
     return NULL;
 }
 
@@ -201,8 +221,9 @@ static int parse_bytes(const char *name, const char *data, size_t len, const ing
 
     const format_entry *fmt = detect(name, data, len, err);
     if (!fmt) {
-        r->format = keep_strdup("unknown");
-        return err ? err->code : KEEP_ERR_UNSUPPORTED;
+        const char *guess = ingest_detect_format(name, data, len);
+        r->format = keep_strdup(guess ? guess : "unknown");
+        return KEEP_ERR_UNSUPPORTED;
     }
     r->format = keep_strdup(fmt->name);
     if (!r->format)
@@ -272,7 +293,9 @@ int ingest_file(const char *path, const ingest_options *opt, ingest_result **out
     *out = NULL;
     char *data = NULL;
     size_t len = 0;
-    int rc = keep_read_file(path, opt->max_file_bytes, &data, &len, err);
+    /* callers pass real paths (realpath or lstat-checked); a file swapped for
+     * a link since then is refused rather than followed out of its folder */
+    int rc = keep_read_file_nofollow(path, opt->max_file_bytes, &data, &len, err);
     if (rc)
         return rc;
     rc = parse_bytes(path, data, len, opt, 0, out, err);

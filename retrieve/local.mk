@@ -1,8 +1,13 @@
 # retrieve/local.mk — query building, ranking, context assembly
-libkeep_a_SOURCES += retrieve/retr.h retrieve/search.c
+libkeep_a_SOURCES += retrieve/retr.h retrieve/search.c retrieve/context.c
 libkeep_a_SOURCES += retrieve/eval.c retrieve/eval.h
 check_PROGRAMS += tests/test_retrieve
 tests_test_retrieve_SOURCES = tests/test_retrieve.c tests/tap.h
 tests_test_retrieve_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_retrieve_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_retrieve
+check_PROGRAMS += tests/test_retrieval
+tests_test_retrieval_SOURCES = tests/test_retrieval.c tests/tap.h
+tests_test_retrieval_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_retrieval_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_retrieval

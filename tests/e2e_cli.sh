@@ -23,7 +23,7 @@ test -f "$D/keep.conf" && test -f "$D/keep.db"; tap_ok $? "data directory holds 
 json=$("$KEEP" --data "$D" search --json -k 3 "how long are monthly full backups kept")
 tap_ok $? "search --json exits 0"
 printf '%s' "$json" | jq -e . >/dev/null; tap_ok $? "search --json is one JSON document"
-tap_eq "$(printf '%s' "$json" | jq -r '.mode')" "bm25" "mode is bm25"
+tap_eq "$(printf '%s' "$json" | jq -r '.mode')" "hybrid" "mode is hybrid by default once embeddings exist"
 tap_eq "$(printf '%s' "$json" | jq -r '.results[0].path | sub(".*/"; "")')" "backup-policy.md" "top hit is the backup policy"
 tap_eq "$(printf '%s' "$json" | jq -r '.results[0].location.heading')" "Backup and Restore Policy > Retention" "heading path of the retention table"
 tap_match "$(printf '%s' "$json" | jq -r '.results[0].text')" "Backup type: Monthly full; Retention: 7 years" "table row rendered with header names"
@@ -55,11 +55,13 @@ tap_eq "$(printf '%s' "$out" | jq -r '.unchanged > 0')" "true" "re-ingest report
 sed -i 's/35 days/42 days/' "$TAP_TMP/samples/policies/backup-policy.md"
 touch -d '+1 minute' "$TAP_TMP/samples/policies/backup-policy.md"
 rm "$TAP_TMP/samples/hr/onboarding-checklist.md"
-printf 'caf\351 au lait\n\377\376broken\n' > "$TAP_TMP/samples/broken.txt"
-printf '\177ELF\2\1\1binary' > "$TAP_TMP/samples/tool.bin"
+printf 'this is not an e-mail at all\n' > "$TAP_TMP/samples/broken.eml"
+printf 'caf\351 cr\350me br\373l\351e\n' > "$TAP_TMP/samples/legacy.txt"
+cp /bin/true "$TAP_TMP/samples/tool.bin"
 out=$("$KEEP" --data "$D" ingest --json "$TAP_TMP/samples"); rc=$?
 tap_eq "$rc" "1" "exit status 1 when a file failed"
 tap_eq "$(printf '%s' "$out" | jq -r '.updated')" "1" "changed file updated"
+tap_eq "$(printf '%s' "$out" | jq -r '.added')" "1" "legacy-encoded file added"
 tap_eq "$(printf '%s' "$out" | jq -r '.removed')" "1" "deleted file removed"
 tap_eq "$(printf '%s' "$out" | jq -r '.failed')" "1" "broken file failed"
 tap_eq "$(printf '%s' "$out" | jq -r '.skipped')" "1" "binary file skipped"
@@ -67,8 +69,9 @@ tap_match "$("$KEEP" --data "$D" search "nightly incremental retention")" "42 da
 tap_eq "$("$KEEP" --data "$D" search --json "probation period feedback" | jq '[.results[] | select(.path | test("onboarding"))] | length')" "0" "removed file not found"
 failed=$("$KEEP" --data "$D" docs list --failed --json)
 tap_eq "$(printf '%s' "$failed" | jq -r '.documents | length')" "1" "docs list --failed lists one document"
-tap_match "$(printf '%s' "$failed" | jq -r '.documents[0].error')" "UTF-8" "failure reason says why"
-tap_eq "$(sqlite3 "$D/keep.db" "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path LIKE '%broken.txt'")" "0" "nothing of the failed file stored"
+tap_match "$(printf '%s' "$failed" | jq -r '.documents[0].error')" "eml" "failure reason says why"
+tap_eq "$(sqlite3 "$D/keep.db" "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path LIKE '%broken.eml'")" "0" "nothing of the failed file stored"
+tap_match "$("$KEEP" --data "$D" search "crème brûlée")" "legacy.txt" "legacy 8-bit text decoded and found"
 
 # docs rm
 id=$("$KEEP" --data "$D" docs list --json | jq -r '.documents[] | select(.path | test("travel-expenses")) | .id')

@@ -1,4 +1,8 @@
 /* test_common.c — keep_buf, UTF-8 helpers, error messages, allocation failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "common.h"
 #include "tap.h"
 
@@ -37,5 +41,26 @@ int main(void)
     OK(p != NULL, "allocation after injection disabled");
     keep_free(p);
     OK(keep_reallocarray(NULL, SIZE_MAX / 2, 4) == NULL, "reallocarray overflow is NULL");
+    /* a symbolic link as the last component is refused by the nofollow read */
+    char dir[] = "/tmp/keep-test-common-XXXXXX", target[64], link[64];
+    if (mkdtemp(dir)) {
+        snprintf(target, sizeof target, "%s/t.txt", dir);
+        snprintf(link, sizeof link, "%s/l.txt", dir);
+        FILE *f = fopen(target, "w");
+        fputs("hello", f);
+        fclose(f);
+        OK(symlink(target, link) == 0, "symlink made");
+        char *data = NULL;
+        size_t len = 0;
+        ASSERT_EQ_INT(keep_read_file_nofollow(link, 100, &data, &len, &e), KEEP_ERR_DENIED,
+                      "nofollow refuses a symbolic link");
+        ASSERT_EQ_INT(keep_read_file(link, 100, &data, &len, &e), KEEP_OK, "plain read follows it");
+        ASSERT_EQ_STR(data, "hello", "content read");
+        keep_free(data);
+        ASSERT_EQ_INT(keep_read_file(target, 3, &data, &len, &e), KEEP_ERR_TOOBIG, "size cap");
+        unlink(link);
+        unlink(target);
+        rmdir(dir);
+    }
     return tap_done();
 }

@@ -543,7 +543,8 @@ static void test_llama_blocks(void)
         size_t len = 0, wrb = infer_type_row_bytes(wt, K), arb = infer_act_row_bytes(wt, K);
         keep_err err;
         if (keep_read_file(path, 1 << 20, &w, &len, &err) != KEEP_OK || len != wrb * ROWS) {
-            snprintf(what, sizeof what, "read %.150s (%zu bytes)", path, len);
+            snprintf(what, sizeof what, "read tests/data/quant/llama-%s.bin (%zu bytes)", tname(wt),
+                     len);
             OK(0, what);
             keep_free(w);
             continue;

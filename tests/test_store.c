@@ -25,10 +25,15 @@ static void write_file(const char *rel, const char *content)
 
 static size_t search_count(idx_store *s, const char *q, const char *must_contain)
 {
-    retr_request req = {q, 10, "bm25"};
-    retr_results *r = NULL;
+    idx_principal *admin = NULL;
     keep_err err;
-    if (retr_search(s, &req, &r, &err) != KEEP_OK)
+    if (idx_principal_admin(&admin, &err))
+        return (size_t)-1;
+    retr_request req = {q, 10, "bm25", admin, NULL, 0, NULL, NULL};
+    retr_results *r = NULL;
+    int rc = retr_search(s, &req, &r, &err);
+    idx_principal_free(admin);
+    if (rc != KEEP_OK)
         return (size_t)-1;
     size_t n = retr_results_count(r), hits = 0;
     for (size_t i = 0; i < n; i++)
@@ -55,7 +60,7 @@ static int64_t count_rows(idx_store *s, const char *db, const char *sql)
 static int find_status_cb(void *ud, const idx_doc_info *d)
 {
     char **out = ud;
-    if (strstr(d->path, "bad.txt")) {
+    if (strstr(d->path, "bad.eml")) {
         snprintf(out[0], 64, "%s", d->status);
         snprintf(out[1], 256, "%s", d->error ? d->error : "");
     }
@@ -76,7 +81,7 @@ int main(void)
     mkdir(sub, 0755);
     write_file("docs/backup.md", "# Backups\n\n## Retention\n\nNightly backups are retained for 35 days.\n");
     write_file("docs/sub/vpn.txt", "The VPN gateway rotates certificates every 90 days.\n");
-    write_file("docs/bad.txt", "valid start \xff\xfe then junk\n");
+    write_file("docs/bad.eml", "this is not an e-mail at all\n");
     write_file("docs/~$lock.md", "lock file content zebra\n");
 
     idx_store *s = NULL;
@@ -91,13 +96,13 @@ int main(void)
     ASSERT_EQ_INT(idx_ingest_paths(s, paths, 1, &opt, &st, &err), KEEP_OK, "ingest runs");
     ASSERT_EQ_INT(st.added, 2, "two files added");
     ASSERT_EQ_INT(st.failed, 1, "bad file failed");
-    ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.path LIKE '%bad.txt'"), 0,
+    ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.path LIKE '%bad.eml'"), 0,
                   "nothing of the failed file stored");
     char status[64] = "", reason[256] = "";
     char *out[2] = {status, reason};
     idx_docs_list(s, NULL, find_status_cb, out, &err);
     ASSERT_EQ_STR(status, "failed", "failed status recorded");
-    OK(strstr(reason, "UTF-8") != NULL, "failure reason recorded");
+    OK(strlen(reason) > 5, "failure reason recorded");
     ASSERT_EQ_INT(search_count(s, "zebra", NULL), 0, "lock files ignored");
     ASSERT_EQ_INT(search_count(s, "how long are backups retained?", "35 days"), 1, "search finds the fact");
 
@@ -137,17 +142,70 @@ int main(void)
         "&", "|", "~", "`", "<script>", "", "   ", "\t\n"};
     int all_ok = 1;
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-        retr_request req = {hostile[i], 5, "bm25"};
+        idx_principal *admin = NULL;
+        idx_principal_admin(&admin, &err);
+        retr_request req = {hostile[i], 5, "bm25", admin, NULL, 0, NULL, NULL};
         retr_results *r = NULL;
         if (retr_search(s, &req, &r, &err) != KEEP_OK) {
             all_ok = 0;
             printf("# hostile query failed: [%s]: %s\n", hostile[i], err.msg);
         }
         retr_results_free(r);
+        idx_principal_free(admin);
     }
     OK(all_ok, "no hostile query causes an error");
     ASSERT_EQ_INT(search_count(s, "-backups NEAR( \"retained", "60 days"), 1,
                   "operators in text are plain words");
+
+    /* remove by path (the watcher's REMOVED): a file, a folder, scoped by
+     * collection, a folder's name prefix is not a folder */
+    {
+        static const char *const rel[] = {"w/keep.md", "w/gone.md", "w/dir/one.md",
+                                          "w/dir/deep/two.md", "w/dirx.md", "w/dir-other/three.md"};
+        char wdir[600], real[4096], q[8192];
+        snprintf(wdir, sizeof wdir, "%s/w", tmpdir);
+        mkdir(wdir, 0755);
+        snprintf(q, sizeof q, "%s/w/dir", tmpdir);
+        mkdir(q, 0755);
+        snprintf(q, sizeof q, "%s/w/dir/deep", tmpdir);
+        mkdir(q, 0755);
+        snprintf(q, sizeof q, "%s/w/dir-other", tmpdir);
+        mkdir(q, 0755);
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+            write_file(rel[i], "walrus handbook text\n");
+        const char *wp[] = {wdir};
+        idx_ingest_opts wo = opt;
+        wo.collection = "watched";
+        idx_ingest_paths(s, wp, 1, &wo, &st, &err);
+        wo.collection = "elsewhere";
+        idx_ingest_paths(s, wp, 1, &wo, &st, &err);
+        const char *count_sql = "SELECT count(*) FROM documents WHERE collection = 'watched'";
+        ASSERT_EQ_INT(count_rows(s, db, count_sql), 6, "six documents in the watched collection");
+        if (!realpath(wdir, real))
+            real[0] = '\0';
+        snprintf(q, sizeof q, "%s/gone.md", real);
+        ASSERT_EQ_INT(idx_doc_remove_path(s, "watched", q, &err), KEEP_OK, "remove a file by path");
+        ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM documents WHERE collection = 'watched'"
+                                        " AND path LIKE '%gone.md'"), 0, "the file's document is gone");
+        snprintf(q, sizeof q, "%s/dir/", real);
+        ASSERT_EQ_INT(idx_doc_remove_path(s, "watched", q, &err), KEEP_OK, "remove a folder by path");
+        ASSERT_EQ_INT(count_rows(s, db, count_sql), 3, "the folder's two documents are gone");
+        ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM documents WHERE collection = 'watched'"
+                                        " AND (path LIKE '%dirx.md' OR path LIKE '%dir-other/three.md')"),
+                      2, "siblings sharing the folder's name prefix stay");
+        ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                                        " WHERE d.collection = 'watched' AND d.path LIKE '%/dir/%'"), 0,
+                      "no chunks left of removed documents");
+        ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM documents WHERE collection = 'elsewhere'"),
+                      6, "other collection untouched");
+        snprintf(q, sizeof q, "%s/never-there.md", real);
+        ASSERT_EQ_INT(idx_doc_remove_path(s, "watched", q, &err), KEEP_OK, "nothing stored: not an error");
+        ASSERT_EQ_INT(idx_doc_remove_path(s, "watched", "", &err), KEEP_ERR_USAGE, "empty path refused");
+        snprintf(q, sizeof q, "%s", real);
+        idx_doc_remove_path(s, "elsewhere", q, &err);
+        ASSERT_EQ_INT(count_rows(s, db, "SELECT count(*) FROM documents WHERE collection = 'elsewhere'"),
+                      0, "removing the root folder empties that collection's tree");
+    }
 
     /* docs rm */
     int64_t id = count_rows(s, db, "SELECT id FROM documents WHERE path LIKE '%backup.md'");

@@ -1,0 +1,25 @@
+#!/bin/sh
+# checksrc.sh — house rules a compiler does not enforce: no unsafe libc calls
+# (strcpy, strcat, sprintf, vsprintf, gets, atoi, atol, strtok), every C file
+# opens with a comment on its role, no exit()/abort() in library stages.
+. "$KEEP_SRCDIR/tests/tap.sh"
+cd "$KEEP_SRCDIR" || exit 1
+files=$(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null || find common ingest index retrieve infer web cli tests -name '*.[ch]')
+
+banned=$(grep -nE '(^|[^_a-zA-Z0-9.>])(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok)[[:space:]]*\(' $files | grep -v 'checksrc: allow')
+tap_eq "$banned" "" "no banned libc calls (strcpy, strcat, sprintf, gets, atoi, strtok)"
+
+lib=$(printf '%s\n' $files | grep -E '^(common|ingest|index|retrieve|infer|web)/')
+aborts=$(grep -nE '(^|[^_a-zA-Z0-9])(exit|abort)[[:space:]]*\(' $lib | grep -v 'checksrc: allow')
+tap_eq "$aborts" "" "library stages never exit() or abort()"
+
+nohead=""
+for f in $files; do
+    first=$(grep -m1 -v '^[[:space:]]*$' "$f")
+    case "$first" in
+    "/*"* | "//"*) ;;
+    *) nohead="$nohead $f" ;;
+    esac
+done
+tap_eq "$nohead" "" "every source file opens with a comment on its role"
+tap_done
