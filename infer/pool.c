@@ -86,23 +86,31 @@ struct infer_pool {
     atomic_int caller_sleeping;
     atomic_int stop;
 
-    /* job description, valid for sequence `seq` */
-    _Atomic(infer_pool_fn) fn;
-    _Atomic(void *) ctx;
-    _Atomic size_t n;
-    _Atomic size_t chunk;
-    atomic_uint n_chunks;
+    /* job descriptions: sequence s lives in job[s & 1]. Two slots, because a
+     * worker may still be looking at job s while the caller publishes s + 1:
+     * with one slot it could read s + 1's chunk count, then still win a CAS
+     * on the tail of job s and run a chunk of s + 1 twice (seen as a test
+     * failure under load). A slot is only rewritten for s + 2, when claim has
+     * long left s, so no CAS on s can succeed any more. */
+    struct pool_job {
+        _Atomic(infer_pool_fn) fn;
+        _Atomic(void *) ctx;
+        _Atomic size_t n;
+        _Atomic size_t chunk;
+        atomic_uint n_chunks;
+    } job[2];
 };
 
 /* Claims and runs chunks of job s until none is left. Returns when job s is
  * exhausted or superseded. */
 static void run_chunks(struct infer_pool *p, uint32_t s, int thread)
 {
-    infer_pool_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
-    void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
-    size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
-    size_t chunk = atomic_load_explicit(&p->chunk, memory_order_relaxed);
-    uint32_t n_chunks = atomic_load_explicit(&p->n_chunks, memory_order_relaxed);
+    struct pool_job *jb = &p->job[s & 1];
+    infer_pool_fn fn = atomic_load_explicit(&jb->fn, memory_order_relaxed);
+    void *ctx = atomic_load_explicit(&jb->ctx, memory_order_relaxed);
+    size_t n = atomic_load_explicit(&jb->n, memory_order_relaxed);
+    size_t chunk = atomic_load_explicit(&jb->chunk, memory_order_relaxed);
+    uint32_t n_chunks = atomic_load_explicit(&jb->n_chunks, memory_order_relaxed);
     uint64_t cur = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
         if ((uint32_t)(cur >> 32) != s) return;
@@ -220,11 +228,13 @@ int infer_pool_create(int n_threads, infer_pool **out, keep_err *err)
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->stop, 0);
-    atomic_init(&p->fn, NULL);
-    atomic_init(&p->ctx, NULL);
-    atomic_init(&p->n, 0);
-    atomic_init(&p->chunk, 1);
-    atomic_init(&p->n_chunks, 0);
+    for (int k = 0; k < 2; k++) {
+        atomic_init(&p->job[k].fn, NULL);
+        atomic_init(&p->job[k].ctx, NULL);
+        atomic_init(&p->job[k].n, 0);
+        atomic_init(&p->job[k].chunk, 1);
+        atomic_init(&p->job[k].n_chunks, 0);
+    }
     if (n_threads > 1) {
         p->workers = keep_calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) {
@@ -277,11 +287,12 @@ void infer_pool_for(infer_pool *p, size_t n, size_t grain, infer_pool_fn fn, voi
     size_t n_chunks = (n + chunk - 1) / chunk;
 
     unsigned s = atomic_load_explicit(&p->seq, memory_order_relaxed) + 1;
-    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
-    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&p->n, n, memory_order_relaxed);
-    atomic_store_explicit(&p->chunk, chunk, memory_order_relaxed);
-    atomic_store_explicit(&p->n_chunks, (unsigned)n_chunks, memory_order_relaxed);
+    struct pool_job *jb = &p->job[s & 1];
+    atomic_store_explicit(&jb->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&jb->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&jb->n, n, memory_order_relaxed);
+    atomic_store_explicit(&jb->chunk, chunk, memory_order_relaxed);
+    atomic_store_explicit(&jb->n_chunks, (unsigned)n_chunks, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     atomic_store_explicit(&p->claim, (uint64_t)s << 32, memory_order_release);
     atomic_store_explicit(&p->seq, s, memory_order_seq_cst);

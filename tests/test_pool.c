@@ -38,7 +38,12 @@ static int run_jobs(infer_pool *p, int reps, job *j)
                 j->grain = grains[gi];
                 infer_pool_for(p, n, grains[gi], body, j);
                 for (size_t i = 0; i < n; i++)
-                    if (atomic_load(&j->hits[i]) != 1) ok = 0;
+                    if (atomic_load(&j->hits[i]) != 1) {
+                        if (ok)
+                            printf("#   n %zu grain %zu: item %zu ran %d times\n", n, grains[gi], i,
+                                   atomic_load(&j->hits[i]));
+                        ok = 0;
+                    }
             }
     return ok;
 }
