@@ -180,11 +180,23 @@ int ingest__ocr_check(const ingest_ocr_options *opt, keep_err *err)
 }
 
 /* the page deadline; tests shorten it */
-static volatile int page_ms = INGEST_OCR_PAGE_MS;
+/* Sanitizer builds run Tesseract several times slower; the limit is a guard
+ * against hangs, not a speed target, so it stretches with them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define OCR_PAGE_MS_DEFAULT (INGEST_OCR_PAGE_MS * 4)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OCR_PAGE_MS_DEFAULT (INGEST_OCR_PAGE_MS * 4)
+#endif
+#endif
+#ifndef OCR_PAGE_MS_DEFAULT
+#define OCR_PAGE_MS_DEFAULT INGEST_OCR_PAGE_MS
+#endif
+static volatile int page_ms = OCR_PAGE_MS_DEFAULT;
 
 void ingest__ocr_set_page_ms(int ms)
 {
-    page_ms = ms > 0 ? ms : INGEST_OCR_PAGE_MS;
+    page_ms = ms > 0 ? ms : OCR_PAGE_MS_DEFAULT;
 }
 
 /* ---- one engine per thread ---------------------------------------------------------- */
@@ -196,6 +208,10 @@ typedef struct ocr_engine {
 
 static pthread_key_t engine_key;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+/* Held while an engine loads and while a page's child is forked: a child
+ * forked while another thread is inside Tesseract's initialisation would
+ * inherit its locks held and hang until killed. */
+static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
 static int engine_key_ok;
 
 static void engine_free(void *p)
@@ -248,7 +264,10 @@ static TessBaseAPI *engine_get(const char *langs, keep_err *err)
     }
     /* before Init, so that loading messages go there too */
     TessBaseAPISetVariable(e->api, "debug_file", "/dev/null");
-    if (TessBaseAPIInit2(e->api, dir, langs, OEM_LSTM_ONLY) != 0) {
+    pthread_mutex_lock(&fork_mu);
+    int init_rc = TessBaseAPIInit2(e->api, dir, langs, OEM_LSTM_ONLY);
+    pthread_mutex_unlock(&fork_mu);
+    if (init_rc != 0) {
         engine_free(e);
         keep_err_set(err, KEEP_ERR_UNSUPPORTED, "OCR language data '%s' in %s cannot be loaded",
                      langs, dir);
@@ -624,7 +643,10 @@ static int run_isolated(const page_job *j, const ingest_ocr_options *opt, keep_b
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot start OCR: %s", strerror(errno));
+    pthread_mutex_lock(&fork_mu);
     pid_t pid = fork();
+    if (pid != 0)
+        pthread_mutex_unlock(&fork_mu); /* the child never uses it */
     if (pid < 0) {
         int e = errno;
         close(fds[0]);
