@@ -205,15 +205,44 @@ R=$(chat "$BT" "{\"messages\":[{\"role\":\"user\",\"content\":\"$FUELQ\"}]}")
 tap_eq "$(printf '%s' "$R" | jq -r '.keep.mode, (.usage.completion_tokens > 0)')" "generative
 true" "non-streaming completion from the model"
 
-# a client that goes away mid-stream: the answer is cancelled, the next one works
-curl -s -N -m 1 -H "Authorization: Bearer $BT" -H 'Content-Type: application/json' \
-    -d "{\"question\":\"$FUELQ\",\"stream\":true}" "$B/api/v1/ask" > /dev/null 2>&1
-R=$(ask "$BT" "{\"question\":\"$FUELQ\"}")
-tap_eq "$(printf '%s' "$R" | jq -r '.mode')" generative "after a client went away mid-stream the next answer works"
 MET=$(curl -s "$B/metrics")
 tap_match "$MET" 'keep_answer_queue_depth 0' "metrics: queue depth"
 tap_match "$MET" 'keep_generated_tokens_total [1-9]' "metrics: generated tokens"
 tap_match "$MET" 'keep_generated_tokens_per_second [0-9.]*[1-9]' "metrics: tokens per second"
 stop_server
 tap_eq "$SRV_RC" 0 "the server stops cleanly on SIGTERM after answering"
+
+# ---- one sequence, long answers: the queue, and a client that goes away ---------------------------------
+sed -i 's/^max_tokens = .*/max_tokens = 2500/' "$D/keep.conf"
+start_server
+# wait_for FILE PATTERN: up to 10 s for PATTERN to appear in FILE
+wait_for() {
+    i=0
+    while [ $i -lt 100 ] && ! grep -q "$2" "$1" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    grep -q "$2" "$1" 2>/dev/null
+}
+curl -s -N -H "Authorization: Bearer $BT" -H 'Content-Type: application/json' \
+    -d "{\"question\":\"$FUELQ\",\"stream\":true}" "$B/api/v1/ask" > "$TAP_TMP/first" 2>/dev/null &
+c1=$!
+wait_for "$TAP_TMP/first" '^event: token'
+tap_ok $? "a long answer streams"
+curl -s -N -H "Authorization: Bearer $BT" -H 'Content-Type: application/json' \
+    -d "{\"question\":\"$FUELQ\",\"stream\":true}" "$B/api/v1/ask" > "$TAP_TMP/second" 2>/dev/null &
+c2=$!
+wait_for "$TAP_TMP/second" '^event: queue'
+tap_eq "$(sed -n '/^event: queue/{n;s/^data: //p}' "$TAP_TMP/second" | head -n 1 | jq -r .position)" 1 \
+    "a second asker is told its place in the queue (1)"
+tap_match "$(curl -s "$B/metrics")" 'keep_answer_queue_depth 1' "metrics: one answer waiting"
+kill "$c1"
+wait "$c1" 2>/dev/null
+wait_for "$TAP_TMP/err" 'ask: stopped, the client went away'
+tap_ok $? "the client going away mid-stream cancels its answer"
+wait "$c2"
+tap_eq "$(grep '^event: ' "$TAP_TMP/second" | sed 's/^event: //' | uniq | tr '\n' ' ')" "queue token citations done " \
+    "the waiting answer then runs to its end"
+tap_eq "$(grep -c '^event: done' "$TAP_TMP/first")" 0 "the cancelled stream got no done event"
+R=$(chat "$BT" "{\"messages\":[{\"role\":\"user\",\"content\":\"$FUELQ\"}]}")
+tap_eq "$(printf '%s' "$R" | jq -r '.keep.mode')" generative "the next request after a disconnect works"
+stop_server
+tap_eq "$SRV_RC" 0 "the server stops cleanly"
 tap_done

@@ -522,7 +522,9 @@ static void *ask_worker(void *arg)
         put_error(j, rc == KEEP_ERR_TOOBIG ? err.msg : "the answer failed");
     else
         put_answer(j, a);
-    if (rc && rc != KEEP_ERR_CANCELLED && rc != KEEP_ERR_TOOBIG)
+    if (rc == KEEP_ERR_CANCELLED && retr_cancel_fired(j->cancel))
+        web__log(s, "ask: stopped, the client went away");
+    else if (rc && rc != KEEP_ERR_CANCELLED && rc != KEEP_ERR_TOOBIG)
         web__log(s, "ask: %s", err.msg);
     j->finished = 1;
     pthread_cond_broadcast(&j->cv);
