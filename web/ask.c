@@ -514,15 +514,18 @@ static void *ask_worker(void *arg)
         atomic_fetch_sub(&s->gen_waiting, 1);
     }
     record_answer(s, a);
+    /* a piece callback that saw the flag stops the generation without an error */
+    int gone = retr_cancel_fired(j->cancel);
     pthread_mutex_lock(&j->mu);
-    if (rc == KEEP_ERR_CANCELLED)
-        put_error(j, retr_cancel_fired(j->cancel) ? "cancelled"
-                                                  : "the answer took longer than the time limit");
+    if (gone)
+        put_error(j, "cancelled");
+    else if (rc == KEEP_ERR_CANCELLED)
+        put_error(j, "the answer took longer than the time limit");
     else if (rc)
         put_error(j, rc == KEEP_ERR_TOOBIG ? err.msg : "the answer failed");
     else
         put_answer(j, a);
-    if (rc == KEEP_ERR_CANCELLED && retr_cancel_fired(j->cancel))
+    if (gone)
         web__log(s, "ask: stopped, the client went away");
     else if (rc && rc != KEEP_ERR_CANCELLED && rc != KEEP_ERR_TOOBIG)
         web__log(s, "ask: %s", err.msg);
