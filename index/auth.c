@@ -320,18 +320,7 @@ int idx_doc_get(idx_store *s, int64_t id, int (*fn)(void *ud, const idx_doc_info
     int step = sqlite3_step(st), rc = KEEP_OK;
     if (step == SQLITE_ROW) {
         idx_doc_info d;
-        d.id = sqlite3_column_int64(st, 0);
-        d.parent_id = sqlite3_column_int64(st, 1);
-        d.path = (const char *)sqlite3_column_text(st, 2);
-        d.collection = (const char *)sqlite3_column_text(st, 3);
-        d.format = (const char *)sqlite3_column_text(st, 4);
-        d.title = (const char *)sqlite3_column_text(st, 5);
-        d.status = (const char *)sqlite3_column_text(st, 6);
-        d.error = (const char *)sqlite3_column_text(st, 7);
-        d.hash = (const char *)sqlite3_column_text(st, 8);
-        d.size = sqlite3_column_int64(st, 9);
-        d.mtime = sqlite3_column_int64(st, 10);
-        d.chunks = sqlite3_column_int64(st, 11);
+        idx__doc_info_row(st, &d);
         fn(ud, &d);
     } else if (step == SQLITE_DONE) {
         rc = keep_err_set(err, KEEP_ERR_NOTFOUND, "no document with id %lld", (long long)id);

@@ -222,6 +222,22 @@ static char *col_dup(sqlite3_stmt *st, int i)
     return t ? keep_strdup((const char *)t) : NULL;
 }
 
+void idx__doc_info_row(sqlite3_stmt *st, idx_doc_info *d)
+{
+    d->id = sqlite3_column_int64(st, 0);
+    d->parent_id = sqlite3_column_int64(st, 1);
+    d->path = (const char *)sqlite3_column_text(st, 2);
+    d->collection = (const char *)sqlite3_column_text(st, 3);
+    d->format = (const char *)sqlite3_column_text(st, 4);
+    d->title = (const char *)sqlite3_column_text(st, 5);
+    d->status = (const char *)sqlite3_column_text(st, 6);
+    d->error = (const char *)sqlite3_column_text(st, 7);
+    d->hash = (const char *)sqlite3_column_text(st, 8);
+    d->size = sqlite3_column_int64(st, 9);
+    d->mtime = sqlite3_column_int64(st, 10);
+    d->chunks = sqlite3_column_int64(st, 11);
+}
+
 int idx_docs_list(idx_store *s, const char *status_filter,
                   int (*fn)(void *ud, const idx_doc_info *d), void *ud, keep_err *err)
 {
@@ -237,18 +253,7 @@ int idx_docs_list(idx_store *s, const char *status_filter,
     int rc = KEEP_OK, step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         idx_doc_info d;
-        d.id = sqlite3_column_int64(st, 0);
-        d.parent_id = sqlite3_column_int64(st, 1);
-        d.path = (const char *)sqlite3_column_text(st, 2);
-        d.collection = (const char *)sqlite3_column_text(st, 3);
-        d.format = (const char *)sqlite3_column_text(st, 4);
-        d.title = (const char *)sqlite3_column_text(st, 5);
-        d.status = (const char *)sqlite3_column_text(st, 6);
-        d.error = (const char *)sqlite3_column_text(st, 7);
-        d.hash = (const char *)sqlite3_column_text(st, 8);
-        d.size = sqlite3_column_int64(st, 9);
-        d.mtime = sqlite3_column_int64(st, 10);
-        d.chunks = sqlite3_column_int64(st, 11);
+        idx__doc_info_row(st, &d);
         if (fn(ud, &d))
             break;
     }

@@ -44,6 +44,10 @@ int idx__db_error(idx_store *s, keep_err *err, const char *what);
 sqlite3_stmt *idx__stmt(idx_store *s, int which, const char *sql, keep_err *err);
 /* SQL expression (over chunks c) of the text a chunk is embedded from. */
 const char *idx__chunk_embed_sql(void);
+/* Fills d from a row whose first 12 columns are id, parent id, path,
+ * collection, format, title, status, error, hash, size, mtime, chunk count
+ * (strings point into the statement's row). */
+void idx__doc_info_row(sqlite3_stmt *st, idx_doc_info *d);
 int idx__delete_doc_tree(idx_store *s, int64_t id, int keep_row, keep_err *err);
 
 #endif

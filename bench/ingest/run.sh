@@ -21,7 +21,7 @@ command -v pdftotext >/dev/null || {
 # hostile ones (bombs, laughs, xxe, deep, locked, encrypted, huge)
 sources() {
     find samples tests/data/office tests/data/pdfweb tests/data/mailtext -type f -name "*.$1" 2>/dev/null |
-        grep -viE 'bomb|laugh|xxe|deep|lock|encrypt|huge|truncat|garbage|corrupt|/src/' || true
+        grep -viE 'bomb|laugh|xxe|deep|lock|encrypt|huge|truncat|garbage|corrupt|tiny|/src/|/\.src/' || true
 }
 
 FORMATS="pdf docx pptx xlsx odt ods odp html md txt csv eml"
