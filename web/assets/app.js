@@ -200,11 +200,11 @@ function renderAnswer(li, a) {
   const weak = (a.sentences || []).filter((x) => !x.supported).length;
   if (weak) parts.push(el("p", { class: "weak" }, weak + (weak === 1 ? " sentence is" : " sentences are") + " not supported by the cited sources"));
   if ((a.citations || []).length) {
-    parts.push(el("div", { class: "chips", role: "list", "aria-label": "Sources" },
-      a.citations.map((c) => el("button", { type: "button", class: "chip", role: "listitem",
+    parts.push(el("ul", { class: "chips", "aria-label": "Sources" },
+      a.citations.map((c) => el("li", {}, el("button", { type: "button", class: "chip",
         title: locationText(c), onclick: (ev) => openCitation(c, ev.currentTarget) },
         "[" + c.n + "] " + citeName(c) + (c.location && c.location.page ? ", p. " + c.location.page : "")
-          + (c.location && c.location.slide ? ", slide " + c.location.slide : "")))));
+          + (c.location && c.location.slide ? ", slide " + c.location.slide : ""))))));
   }
   box.replaceChildren(...parts);
 }
