@@ -171,6 +171,14 @@ tap_eq "$(printf '%s' "$R" | jq -r '.data[1].id')" "$(curl -s -H "Authorization:
     "the embedding model listed is the one that embeds"
 tap_eq "$(curl -s "$B/api/v1/openapi.json" | jq -r '.paths | has("/api/v1/ask") and has("/v1/chat/completions") and has("/v1/embeddings") and has("/v1/models")')" \
     true "the OpenAPI document lists the new routes"
+PAGE=$(curl -s "$B/")
+tap_match "$PAGE" 'id="view-ask"' "the UI has an Ask page"
+tap_match "$PAGE" 'id="cite-panel"' "with a side panel for the cited passage"
+JS=$(curl -s "$B/assets/app.js")
+tap_match "$JS" '"/api/v1/ask"' "the Ask page posts to /api/v1/ask"
+tap_match "$JS" 'getReader\(\)' "and reads the event stream as it comes (ReadableStream)"
+if printf '%s' "$PAGE" | grep -Eq '<script>|onclick=|https?://'; then tap_ok 1 "no inline script or outside resource in the page"
+else tap_ok 0 "no inline script or outside resource in the page"; fi
 stop_server
 
 # ---- generative ---------------------------------------------------------------------------------------------
