@@ -251,6 +251,12 @@ tap_match "$(cat "$TAP_TMP/first")" 'event: token' "a long answer streams"
 wait_for "$TAP_TMP/err" 'ask: stopped, the client went away'
 tap_ok $? "the client going away mid-stream cancels its answer"
 tap_eq "$(grep -c '^event: done' "$TAP_TMP/first")" 0 "the cancelled stream got no done event"
+# a plain JSON answer whose client gives up is stopped too (seen on the socket)
+curl -s -m 0.3 -H "Authorization: Bearer $BT" -H 'Content-Type: application/json' \
+    -d "{\"question\":\"$FUELQ\"}" "$B/api/v1/ask" >/dev/null 2>&1
+i=0
+while [ $i -lt 250 ] && [ "$(grep -c 'ask: stopped, the client went away' "$TAP_TMP/err")" -lt 2 ]; do sleep 0.02; i=$((i + 1)); done
+tap_eq "$(grep -c 'ask: stopped, the client went away' "$TAP_TMP/err")" 2 "a non-streaming answer stops when its client hangs up"
 R=$(chat "$BT" "{\"messages\":[{\"role\":\"user\",\"content\":\"$FUELQ\"}]}")
 tap_eq "$(printf '%s' "$R" | jq -r '.keep.mode')" generative "the next request after a disconnect works"
 stop_server

@@ -11,6 +11,7 @@
  * goes away destroys the response, whose free callback fires the answer's
  * cancel flag). Shutdown waits for these threads (web_server.ask_workers). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,10 @@ typedef struct ask_job {
     int streamed; /* some answer text went out as it was generated */
     int queued;   /* counted in srv->gen_waiting */
     retr_cancel *cancel;
+
+    /* a plain JSON answer: the client's socket, looked at while generating */
+    int conn_fd;
+    size_t pieces;
 } ask_job;
 
 static const char *json_str(const cJSON *o, const char *key)
@@ -106,6 +111,7 @@ static ask_job *job_new(web_req *r, cJSON *body, int fmt)
     j->as = r->principal;
     j->k = (size_t)r->srv->cfg.answer_k;
     j->created = (long long)time(NULL);
+    j->conn_fd = -1;
     char rnd[64];
     web__random_token(rnd, sizeof rnd);
     snprintf(j->id, sizeof j->id, "chatcmpl-%.24s", rnd);
@@ -623,18 +629,42 @@ static int start_stream(web_req *r, ask_job *j)
     return rc;
 }
 
+/* While a plain JSON answer is generated nothing is written to the client,
+ * so its hanging up is seen on the socket itself (every few pieces). */
+static int sync_piece(void *ud, const char *text, size_t len)
+{
+    ask_job *j = ud;
+    (void)text, (void)len;
+    if (j->conn_fd < 0 || ++j->pieces % 8 != 0)
+        return 0;
+    struct pollfd p = {j->conn_fd, POLLRDHUP, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        retr_cancel_fire(j->cancel);
+        return 1;
+    }
+    return 0;
+}
+
 static int run_sync(web_req *r, ask_job *j)
 {
     web__search_vectors(r, &j->vectors, &j->embedder);
     j->store = web__store(r);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    j->conn_fd = ci ? ci->connect_fd : -1;
     retr_ask_request rq;
     fill_request(j, &rq);
+    rq.on_piece = sync_piece;
+    rq.piece_ud = j;
     retr_answer *a = NULL;
     keep_err err;
     keep_err_clear(&err);
     int rc = retr_ask(j->store, &rq, &a, &err), mhd;
     record_answer(r->srv, a);
-    if (rc)
+    if (retr_cancel_fired(j->cancel)) {
+        web__log(r->srv, "ask: stopped, the client went away");
+        mhd = web__error(r, 499, "cancelled", "the client went away");
+    } else if (rc)
         mhd = answer_error(r, rc, &err);
     else if (j->fmt == FMT_KEEP)
         mhd = web__json(r, 200, retr_answer_json(a));
