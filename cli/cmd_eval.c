@@ -242,6 +242,8 @@ static int run(cli_env *env, int argc, char **argv)
     ingest_options_default(&cc.opt);
     cc.opt.chunk_chars = cfg.chunk_chars;
     cc.opt.chunk_overlap = cfg.chunk_overlap;
+    cc.opt.ocr = cfg.ocr;
+    snprintf(cc.opt.ocr_languages, sizeof cc.opt.ocr_languages, "%s", cfg.ocr_languages);
     double t0 = keep_now_ms();
     snprintf(path, sizeof path, "%s/corpus.jsonl", dir);
     if ((rc = for_lines(path, on_corpus_line, &cc)))

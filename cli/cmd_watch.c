@@ -178,6 +178,8 @@ static int run(cli_env *env, int argc, char **argv)
     opt.ingest.max_text_bytes = cfg.max_text_mb << 20;
     opt.ingest.chunk_chars = cfg.chunk_chars;
     opt.ingest.chunk_overlap = cfg.chunk_overlap;
+    opt.ingest.ocr = cfg.ocr;
+    snprintf(opt.ingest.ocr_languages, sizeof opt.ingest.ocr_languages, "%s", cfg.ocr_languages);
 
     keep_err err;
     keep_err_clear(&err);

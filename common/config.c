@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void keep_config_defaults(keep_config *cfg)
 {
@@ -15,6 +16,8 @@ void keep_config_defaults(keep_config *cfg)
     cfg->chunk_chars = 1200;
     cfg->chunk_overlap = 150;
     cfg->ingest_threads = 0;
+    cfg->ocr = 1;
+    snprintf(cfg->ocr_languages, sizeof cfg->ocr_languages, "eng+deu");
     cfg->search_k = 10;
     cfg->max_chunks_per_doc = 3;
     cfg->busy_timeout_ms = 10000;
@@ -96,12 +99,49 @@ typedef struct {
 static const str_key str_keys[] = {
     ST("search", "embedding_model", embedding_model),
     ST("answer", "model", model),
+    ST("ingest", "ocr_languages", ocr_languages),
     ST("web", "listen", web_listen),
     ST("web", "tls_cert", web_tls_cert),
     ST("web", "tls_key", web_tls_key),
     ST("web", "trusted_proxies", web_trusted_proxies),
     ST("web", "proxy_user_header", web_proxy_user_header),
 };
+
+/* Switches: on/off, yes/no, true/false, 1/0. */
+typedef struct {
+    const char *section, *key;
+    size_t offset;
+} bool_key;
+
+#define BO(s, k, f) {s, k, offsetof(keep_config, f)}
+static const bool_key bool_keys[] = {
+    BO("ingest", "ocr", ocr),
+};
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"on", "yes", "true", "1"}, *const no[] = {"off", "no", "false", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Tesseract language names become file names: letters, digits and '_',
+ * joined by '+' ("eng+deu", "chi_sim"); nothing that walks out of tessdata. */
+static int valid_languages(const char *v)
+{
+    if (!v[0] || v[0] == '+')
+        return 0;
+    for (const char *p = v; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || (*p == '+' && p[1] && p[1] != '+')))
+            return 0;
+    return 1;
+}
 
 /* Debian's inih is built without line numbers in the handler. */
 static int on_entry(void *user, const char *section, const char *name, const char *value)
@@ -132,6 +172,20 @@ static int on_entry(void *user, const char *section, const char *name, const cha
             *(size_t *)(base + k->offset) = (size_t)v;
         else
             *(int *)(base + k->offset) = (int)v;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof bool_keys / sizeof bool_keys[0]; i++) {
+        const bool_key *k = &bool_keys[i];
+        if (strcmp(section, k->section) || strcmp(name, k->key))
+            continue;
+        int v;
+        if (parse_bool(value, &v)) {
+            keep_err_set(c->err, KEEP_ERR_USAGE, "keep.conf: %s.%s must be on or off", section,
+                         name);
+            c->failed = 1;
+            return 0;
+        }
+        *(int *)((char *)c->cfg + k->offset) = v;
         return 1;
     }
     for (size_t i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
@@ -169,6 +223,10 @@ int keep_config_load(const char *path, keep_config *cfg, keep_err *err)
         return err ? err->code : KEEP_ERR_USAGE;
     if (line != 0)
         return keep_err_set(err, KEEP_ERR_USAGE, "keep.conf:%d: syntax error", line);
+    if (!valid_languages(cfg->ocr_languages))
+        return keep_err_set(err, KEEP_ERR_USAGE,
+                            "keep.conf: ingest.ocr_languages must be Tesseract language names "
+                            "joined by '+' (eng+deu)");
     if (cfg->chunk_overlap * 2 > cfg->chunk_chars)
         return keep_err_set(err, KEEP_ERR_USAGE,
                             "keep.conf: ingest.chunk_overlap must be at most half of chunk_chars");
@@ -190,7 +248,7 @@ int keep_config_write_default(const char *path, keep_err *err)
             "; the values below are the defaults.\n\n"
             "[ingest]\n"
             ";max_file_mb = %zu\n;max_text_mb = %zu\n;chunk_chars = %zu\n;chunk_overlap = %zu\n"
-            ";threads = %d\n\n"
+            ";threads = %d\n;ocr = %s\n;ocr_languages = %s\n\n"
             "[search]\n;k = %d\n;max_chunks_per_doc = %d\n;embedding_model =\n\n"
             "[store]\n;busy_timeout_ms = %d\n\n"
             "[answer]\n"
@@ -202,6 +260,7 @@ int keep_config_write_default(const char *path, keep_err *err)
             ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"
             ";trusted_proxies =\n;proxy_user_header = %s\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
+            d.ocr ? "on" : "off", d.ocr_languages,
             d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.answer_k, d.context_tokens,
             d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance,
             d.web_listen, d.web_threads, d.web_max_upload_mb, d.web_timeout_s,

@@ -16,6 +16,8 @@ typedef struct keep_config {
     size_t chunk_chars;      /* target chunk size in characters */
     size_t chunk_overlap;    /* overlap between chunks of one section */
     int ingest_threads;      /* parser threads; 0 = number of cores */
+    int ocr;                 /* OCR scanned PDF pages and images (1/0) */
+    char ocr_languages[64];  /* Tesseract languages joined by '+' */
     /* [search] */
     int search_k;            /* results by default */
     int max_chunks_per_doc;  /* results per document by default */

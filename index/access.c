@@ -414,7 +414,7 @@ int idx_hit_fetch(idx_store *s, int64_t chunk_id, const char *match, idx_hit *h,
         s, IDX_STMT_HIT,
         "SELECT c.id, c.doc_id, d.path, d.title, d.collection, c.heading, c.sheet, c.text,"
         " COALESCE(c.page_start, 0), COALESCE(c.page_end, 0), COALESCE(c.slide, 0),"
-        " c.start_char, c.end_char, c.ordinal"
+        " c.start_char, c.end_char, c.ordinal, c.ocr"
         " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
         err);
     if (!st)
@@ -441,6 +441,7 @@ int idx_hit_fetch(idx_store *s, int64_t chunk_id, const char *match, idx_hit *h,
     h->start = sqlite3_column_int64(st, 11);
     h->end = sqlite3_column_int64(st, 12);
     h->ordinal = h->ordinal_end = sqlite3_column_int(st, 13);
+    h->ocr = sqlite3_column_int(st, 14) != 0;
     sqlite3_reset(st);
     if (!h->path || !h->text)
         goto oom;

@@ -95,6 +95,7 @@ typedef struct idx_hit {
     int page_start, page_end, slide;
     int64_t start, end;      /* character offsets into the document text */
     int ordinal, ordinal_end; /* chunks ordinal..ordinal_end of the document */
+    int ocr;                 /* some of the text was read by OCR */
 } idx_hit;
 
 /* Runs an FTS5 MATCH expression (built by retrieve/, never raw user text),

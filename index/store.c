@@ -366,7 +366,7 @@ int idx_fts_search(idx_store *s, const char *match, size_t k, idx_hit **hits, si
         "SELECT c.id, c.doc_id, -bm25(chunks_fts, 1.0, 1.0, 1.0), d.path, d.title, d.collection,"
         " c.heading, c.sheet, c.text, snippet(chunks_fts, 2, '[', ']', '…', 24),"
         " COALESCE(c.page_start, 0), COALESCE(c.page_end, 0), COALESCE(c.slide, 0),"
-        " c.start_char, c.end_char"
+        " c.start_char, c.end_char, c.ocr"
         " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
         " JOIN documents d ON d.id = c.doc_id"
         " WHERE chunks_fts MATCH ?1 AND d.status = 'indexed'"
@@ -398,6 +398,7 @@ int idx_fts_search(idx_store *s, const char *match, size_t k, idx_hit **hits, si
         h->slide = sqlite3_column_int(st, 12);
         h->start = sqlite3_column_int64(st, 13);
         h->end = sqlite3_column_int64(st, 14);
+        h->ocr = sqlite3_column_int(st, 15) != 0;
         if (!h->path || !h->text) {
             idx_hits_free(v, count);
             sqlite3_reset(st);

@@ -201,11 +201,11 @@ static void att_body(void *ctx, size_t b, size_t e, int thread)
         for (size_t t = blk * ATT_TOKEN_BLOCK; t < t_end; t++) {
             const float *qv = c->q + (t * m->n_head + h) * hdk;
             size_t n_keys = j->pos0 + t + 1;
+            j->kern.scores(qv, K, n_keys, hdk, sc);
             float mx = -INFINITY;
             for (size_t p = 0; p < n_keys; p++) {
-                float s = j->kern.dot(qv, K + p * hdk, hdk) * scale;
-                sc[p] = s;
-                if (s > mx) mx = s;
+                sc[p] *= scale;
+                if (sc[p] > mx) mx = sc[p];
             }
             float sum = 0;
             for (size_t p = 0; p < n_keys; p++) {
@@ -214,9 +214,9 @@ static void att_body(void *ctx, size_t b, size_t e, int thread)
                 sum += ev;
             }
             float inv = 1.0f / sum;
+            for (size_t p = 0; p < n_keys; p++) sc[p] *= inv;
             float *o = c->att + (t * m->n_head + h) * hdv;
-            memset(o, 0, hdv * sizeof *o);
-            for (size_t p = 0; p < n_keys; p++) j->kern.axpy(o, sc[p] * inv, V + p * hdv, hdv);
+            j->kern.wsum(o, sc, V, n_keys, hdv);
         }
     }
 }

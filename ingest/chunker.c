@@ -176,8 +176,9 @@ static int emit(const ingest_doc *doc, size_t first, size_t last, size_t a, size
         out->v = v;
         out->cap = cap;
     }
-    const ingest_span *sa = &doc->spans[span_at(doc, first, last, a)];
-    const ingest_span *sb = &doc->spans[span_at(doc, first, last, b - 1)];
+    size_t ia = span_at(doc, first, last, a), ib = span_at(doc, first, last, b - 1);
+    const ingest_span *sa = &doc->spans[ia];
+    const ingest_span *sb = &doc->spans[ib];
     ingest_chunk *c = &out->v[out->n];
     memset(c, 0, sizeof *c);
     c->ordinal = (int)out->n;
@@ -194,7 +195,10 @@ static int emit(const ingest_doc *doc, size_t first, size_t last, size_t a, size
     c->page_start = sa->page;
     c->page_end = sb->page >= sa->page ? sb->page : sa->page;
     c->slide = sa->slide;
-    c->ocr = sa->ocr || sb->ocr;
+    /* any OCR'd text inside makes the chunk OCR'd: a scanned page between
+     * two pages with text must not pass as exact text */
+    for (size_t k = ia; k <= ib && !c->ocr; k++)
+        c->ocr = doc->spans[k].ocr;
     c->start = char_offset(cc, a);
     c->end = char_offset(cc, b);
     out->n++;

@@ -1,6 +1,7 @@
 /* doc.c — the ingest_doc builder parsers call (see doc.h for the invariants). */
 #include "doc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void ingest_limits_default(ingest_limits *lim)
@@ -13,6 +14,8 @@ void ingest_limits_default(ingest_limits *lim)
     lim->max_depth = 256;
     lim->max_attachments = 64;
     lim->max_pages = 20000;
+    lim->ocr.enabled = 1;
+    snprintf(lim->ocr.languages, sizeof lim->ocr.languages, "%s", INGEST_OCR_DEFAULT_LANGUAGES);
 }
 
 void ingest_doc_init(ingest_doc *doc, const ingest_limits *lim)

@@ -20,6 +20,14 @@
 
 #define INGEST_MAX_HEADING_DEPTH 8
 
+/* OCR of scanned PDF pages and image files (keep.conf [ingest] ocr,
+ * ocr_languages). Ignored by a build without Tesseract. */
+#define INGEST_OCR_DEFAULT_LANGUAGES "eng+deu"
+typedef struct ingest_ocr_options {
+    int enabled;
+    char languages[64]; /* Tesseract names joined by '+': "eng+deu" */
+} ingest_ocr_options;
+
 /* Caps every parser honours; the values come from keep.conf. */
 typedef struct ingest_limits {
     size_t max_file_bytes;      /* whole input file */
@@ -30,6 +38,7 @@ typedef struct ingest_limits {
     unsigned max_depth;         /* XML / HTML / MIME nesting depth */
     unsigned max_attachments;   /* child documents of one mail */
     unsigned max_pages;         /* pages, slides or sheets */
+    ingest_ocr_options ocr;
 } ingest_limits;
 
 /* Defaults documented in README.md (keep.conf [ingest]). */

@@ -1,10 +1,13 @@
 /* ingest.c — the entry point of ingest/: read a file (or bytes), pick the
  * parser, run it under the configured limits, chunk the result, and parse
  * attachments as child documents. */
+#include "config.h"
+
 #include "ingest.h"
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,6 +15,7 @@
 #include "detect.h"
 #include "doc.h"
 #include "encoding.h"
+#include "ocr.h"
 #include "parse_csv.h"
 #include "parse_mail.h"
 #include "parse_office.h"
@@ -39,6 +43,8 @@ void ingest_options_default(ingest_options *opt)
     opt->max_text_bytes = (size_t)64 << 20;
     opt->chunk_chars = 1200;
     opt->chunk_overlap = 150;
+    opt->ocr = 1;
+    snprintf(opt->ocr_languages, sizeof opt->ocr_languages, "%s", INGEST_OCR_DEFAULT_LANGUAGES);
 }
 
 /* ---- formats ------------------------------------------------------------------ */
@@ -77,32 +83,39 @@ typedef struct {
     const char *name;     /* as ingest_detect_format names it */
     ingest_parse_fn parse; /* NULL: recognised, but this build cannot read it */
     const char *why_not;  /* reason given when parse is NULL */
+    int needs_ocr;        /* skipped when OCR is turned off */
 } format_entry;
 
+#ifdef HAVE_TESSERACT
+#define IMAGE_PARSER ingest_parse_image, NULL, 1
+#else
+#define IMAGE_PARSER NULL, "image files need OCR, which this build does not have", 1
+#endif
+
 static const format_entry formats[] = {
-    {"text", parse_text_any, NULL},
-    {"markdown", parse_markdown_any, NULL},
-    {"csv", ingest_parse_csv, NULL},
-    {"tsv", ingest_parse_tsv, NULL},
-    {"eml", ingest_parse_email, NULL},
-    {"mbox", ingest_parse_mbox, NULL},
-    {"pdf", ingest_parse_pdf, NULL},
-    {"docx", ingest_parse_docx, NULL},
-    {"pptx", ingest_parse_pptx, NULL},
-    {"xlsx", ingest_parse_xlsx, NULL},
-    {"odt", ingest_parse_odt, NULL},
-    {"odp", ingest_parse_odp, NULL},
-    {"ods", ingest_parse_ods, NULL},
-    {"html", ingest_parse_html, NULL},
-    {"xml", ingest_parse_xml, NULL},
-    {"png", NULL, "image files need OCR, which this build does not have"},
-    {"jpeg", NULL, "image files need OCR, which this build does not have"},
-    {"tiff", NULL, "image files need OCR, which this build does not have"},
+    {"text", parse_text_any, NULL, 0},
+    {"markdown", parse_markdown_any, NULL, 0},
+    {"csv", ingest_parse_csv, NULL, 0},
+    {"tsv", ingest_parse_tsv, NULL, 0},
+    {"eml", ingest_parse_email, NULL, 0},
+    {"mbox", ingest_parse_mbox, NULL, 0},
+    {"pdf", ingest_parse_pdf, NULL, 0},
+    {"docx", ingest_parse_docx, NULL, 0},
+    {"pptx", ingest_parse_pptx, NULL, 0},
+    {"xlsx", ingest_parse_xlsx, NULL, 0},
+    {"odt", ingest_parse_odt, NULL, 0},
+    {"odp", ingest_parse_odp, NULL, 0},
+    {"ods", ingest_parse_ods, NULL, 0},
+    {"html", ingest_parse_html, NULL, 0},
+    {"xml", ingest_parse_xml, NULL, 0},
+    {"png", IMAGE_PARSER},
+    {"jpeg", IMAGE_PARSER},
+    {"tiff", IMAGE_PARSER},
 };
 
 /* Picks the parser from content and name. NULL with a reason when the file
  * is to be skipped. */
-static const format_entry *detect(const char *name, const char *data, size_t len,
+static const format_entry *detect(const char *name, const char *data, size_t len, int ocr,
                                   keep_err *err)
 {
     char reason[256] = "";
@@ -126,6 +139,10 @@ static const format_entry *detect(const char *name, const char *data, size_t len
             continue;
         if (!formats[i].parse) {
             keep_err_set(err, KEEP_ERR_UNSUPPORTED, "%s", formats[i].why_not);
+            return NULL;
+        }
+        if (formats[i].needs_ocr && !ocr) {
+            keep_err_set(err, KEEP_ERR_UNSUPPORTED, "OCR is turned off in keep.conf");
             return NULL;
         }
         return &formats[i];
@@ -232,11 +249,14 @@ static int parse_bytes(const char *name, const char *data, size_t len, const ing
     ingest_limits_default(&lim);
     lim.max_file_bytes = opt->max_file_bytes;
     lim.max_text_bytes = opt->max_text_bytes;
+    lim.ocr.enabled = opt->ocr;
+    snprintf(lim.ocr.languages, sizeof lim.ocr.languages, "%s",
+             opt->ocr_languages[0] ? opt->ocr_languages : INGEST_OCR_DEFAULT_LANGUAGES);
     ingest_doc_init(&r->doc, &lim);
     ingest_hash_hex(data, len, r->hash);
     *out = r;
 
-    const format_entry *fmt = detect(name, data, len, err);
+    const format_entry *fmt = detect(name, data, len, opt->ocr, err);
     if (!fmt) {
         const char *guess = ingest_detect_format(name, data, len);
         r->format = keep_strdup(guess ? guess : "unknown");

@@ -20,6 +20,8 @@ typedef struct ingest_options {
     size_t max_text_bytes;
     size_t chunk_chars;   /* target chunk size */
     size_t chunk_overlap; /* overlap inside a section */
+    int ocr;              /* OCR scanned PDF pages and images (when built in) */
+    char ocr_languages[64]; /* Tesseract languages, "eng+deu" */
 } ingest_options;
 
 void ingest_options_default(ingest_options *opt);

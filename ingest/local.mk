@@ -26,6 +26,7 @@ tests_test_watch_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_watch_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_watch
 libkeep_a_SOURCES += ingest/parse_pdf.c ingest/parse_pdf.h
+libkeep_a_SOURCES += ingest/ocr.c ingest/ocr.h
 libkeep_a_SOURCES += ingest/parse_web.c ingest/parse_web.h
 check_PROGRAMS += tests/test_pdfweb
 tests_test_pdfweb_SOURCES = tests/test_pdfweb.c tests/tap.h
@@ -45,3 +46,11 @@ tests_test_office_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_office_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_office
 FUZZ_TARGETS += tests/fuzz/fuzz_office
+
+# OCR (Tesseract, when configure finds it): images, scanned PDF pages
+check_PROGRAMS += tests/test_ocr
+tests_test_ocr_SOURCES = tests/test_ocr.c tests/tap.h
+tests_test_ocr_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_ocr_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_ocr
+EXTRA_DIST += tests/data/ocr

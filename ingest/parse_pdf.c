@@ -20,15 +20,23 @@
  * "Poppler", level INFO) and they may quote document bytes, so a silent
  * handler is installed for that domain once per process. Poppler-glib
  * refcounts its global state under a mutex (GlobalParamsIniter), so one
- * document per thread is safe. */
+ * document per thread is safe.
+ *
+ * Pages without a text layer are scans: with OCR on (lim->ocr), they are
+ * rendered at INGEST_OCR_PDF_DPI and read by Tesseract (ocr.c); their text is
+ * kept aside and written in page order between the pages that have text,
+ * marked as OCR'd. */
 #include "parse_pdf.h"
 
+#include <cairo.h>
 #include <math.h>
 #include <poppler.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ocr.h"
 
 /* Beyond this the extraction gives up: poppler cannot be interrupted inside
  * a page, so this bounds hostile files between pages only. */
@@ -72,6 +80,8 @@ typedef struct pdoc {
     size_t max_text;
     size_t max_lines, max_cells; /* a page of one-letter lines must not
                                     cost 64 bytes per letter unbounded */
+    keep_buf *ocr; /* OCR'd text of pages without a text layer, by page - 1;
+                      NULL when OCR is off */
 } pdoc;
 
 static pthread_once_t pdf_once = PTHREAD_ONCE_INIT;
@@ -747,11 +757,23 @@ static int emit_table(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
     return rc ? rc : ingest_doc_para(doc);
 }
 
+/* Writes the OCR'd pages numbered below upto that are not written yet. */
+static int emit_ocr(const pdoc *pd, ingest_doc *doc, int *next, int upto)
+{
+    int rc = KEEP_OK;
+    for (; pd->ocr && *next < upto && *next <= pd->n_pages && !rc; (*next)++) {
+        const keep_buf *b = &pd->ocr[*next - 1];
+        if (b->len)
+            rc = ingest__ocr_emit(doc, *next, b->data, b->len);
+    }
+    return rc;
+}
+
 static int emit(const pdoc *pd, ingest_doc *doc)
 {
     int rc = KEEP_OK;
     size_t i = 0, para = 0;
-    int in_para = 0, page = 0;
+    int in_para = 0, page = 0, next_ocr = 1;
     while (i < pd->n && !rc) {
         const pline *l = &pd->lines[i];
         size_t tend = l->level == 0 && l->ncells > 1 ? table_end(pd, i) : i + 1;
@@ -763,6 +785,8 @@ static int emit(const pdoc *pd, ingest_doc *doc)
                 break;
         }
         if (l->page != page) {
+            if ((rc = emit_ocr(pd, doc, &next_ocr, l->page)))
+                break;
             page = l->page;
             ingest_doc_page(doc, page);
         }
@@ -801,6 +825,8 @@ static int emit(const pdoc *pd, ingest_doc *doc)
     }
     if (!rc && in_para)
         rc = emit_para(pd, doc, para, pd->n);
+    if (!rc)
+        rc = emit_ocr(pd, doc, &next_ocr, pd->n_pages + 1);
     return rc;
 }
 
@@ -1046,6 +1072,67 @@ static int set_title(const pdoc *pd, PopplerDocument *pdf, ingest_doc *doc)
     return rc;
 }
 
+/* ---- scanned pages ----------------------------------------------------------- */
+
+/* Renders page (pw x ph points) on white at INGEST_OCR_PDF_DPI, or less when
+ * that would exceed the OCR pixel cap, and OCRs it into out. A page that
+ * renders blank is not OCR'd. */
+static int ocr_page(PopplerPage *page, double pw, double ph, const ingest_ocr_options *opt,
+                    keep_buf *out, keep_err *err)
+{
+    if (!(pw > 1 && ph > 1 && pw < 1e6 && ph < 1e6))
+        return KEEP_OK; /* no sensible page box: nothing to render */
+    double scale = INGEST_OCR_PDF_DPI / 72.0;
+    double px = pw * scale * ph * scale;
+    if (px > (double)INGEST_OCR_MAX_PIXELS)
+        scale *= sqrt((double)INGEST_OCR_MAX_PIXELS / px) * 0.999;
+    double longest = (pw > ph ? pw : ph) * scale;
+    if (longest > 30000) /* cairo's image surfaces end at 32767 */
+        scale *= 30000 / longest;
+    int w = (int)(pw * scale), h = (int)(ph * scale);
+    if (w < 16 || h < 16)
+        return KEEP_OK;
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(surf);
+        return keep_err_set(err, KEEP_ERR_NOMEM, "cannot render a %d x %d page for OCR", w, h);
+    }
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_scale(cr, scale, scale);
+    poppler_page_render(page, cr);
+    cairo_destroy(cr);
+    cairo_surface_flush(surf);
+    const unsigned char *src = cairo_image_surface_get_data(surf);
+    int sstride = cairo_image_surface_get_stride(surf);
+    unsigned char *gray = src ? keep_malloc((size_t)w * (size_t)h) : NULL;
+    int rc = KEEP_OK;
+    if (!gray) {
+        rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory rendering a page for OCR");
+        goto out;
+    }
+    size_t dark = 0;
+    for (int y = 0; y < h; y++) {
+        const uint32_t *row = (const uint32_t *)(const void *)(src + (size_t)y * (size_t)sstride);
+        unsigned char *g = gray + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++) {
+            uint32_t v = row[x]; /* xRGB, native endian */
+            unsigned lum = (((v >> 16) & 0xff) * 77 + ((v >> 8) & 0xff) * 150 + (v & 0xff) * 29) >> 8;
+            g[x] = (unsigned char)lum;
+            dark += lum < 128;
+        }
+    }
+    /* fewer dark pixels than a few letters have: a blank page */
+    if (dark > (size_t)w * (size_t)h / 20000)
+        rc = ingest__ocr_gray(gray, w, h, (size_t)w, (int)(72.0 * scale + 0.5), opt, out, NULL,
+                              err);
+out:
+    keep_free(gray);
+    cairo_surface_destroy(surf);
+    return rc;
+}
+
 /* ---- entry point --------------------------------------------------------- */
 
 static int open_error(GError *ge, keep_err *err)
@@ -1100,6 +1187,18 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
         rc = KEEP_ERR_NOMEM;
         goto nomem;
     }
+    if (lim->ocr.enabled && ingest__ocr_built() && n_pages > 0) {
+        keep_err oerr;
+        /* no language data: the text layer is still worth having */
+        if (ingest__ocr_check(&lim->ocr, &oerr) == KEEP_OK &&
+            !(pd.ocr = keep_calloc((size_t)n_pages, sizeof *pd.ocr))) {
+            rc = KEEP_ERR_NOMEM;
+            goto nomem;
+        }
+    }
+    int n_ocr = 0, n_tried = 0;
+    size_t ocr_bytes = 0;
+    double ocr_ms = 0;
     double t0 = keep_now_ms();
     double budget = PDF_TIME_BASE_MS + PDF_TIME_PER_PAGE_MS * n_pages;
     for (int p = 0; p < n_pages; p++) {
@@ -1124,6 +1223,7 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
         PopplerRectangle *rects = NULL;
         guint n_rects = 0;
         GList *attrs = NULL;
+        size_t lines_before = pd.n;
         if (text && *text) {
             if (!poppler_page_get_text_layout(page, &rects, &n_rects))
                 n_rects = 0;
@@ -1137,6 +1237,29 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
         poppler_page_free_text_attributes(attrs);
         g_free(rects);
         g_free(text);
+        if (!rc && pd.ocr && pd.n == lines_before) {
+            /* OCR has its own deadline per page; the text budget is for poppler */
+            double o0 = keep_now_ms();
+            keep_err oerr;
+            keep_err_clear(&oerr);
+            rc = ocr_page(page, pw, ph, &lim->ocr, &pd.ocr[p], &oerr);
+            double took = keep_now_ms() - o0;
+            t0 += took;
+            ocr_ms += took;
+            n_tried++;
+            n_ocr += pd.ocr[p].len > 0;
+            if (!rc && ocr_ms > INGEST_OCR_DOC_BASE_MS + INGEST_OCR_DOC_PAGE_MS * n_tried)
+                rc = keep_err_set(&oerr, KEEP_ERR_TOOBIG, "OCR of the scanned pages exceeded %.0f s",
+                                  ocr_ms / 1000.0);
+            if (rc) {
+                g_object_unref(page);
+                keep_err_set(err, rc, "OCR of page %d: %s", p + 1, oerr.msg);
+                goto out;
+            }
+            ocr_bytes += pd.ocr[p].len;
+            if (pd.max_text && pd.store.len + ocr_bytes > pd.max_text + pd.max_text / 4)
+                rc = KEEP_ERR_TOOBIG;
+        }
         g_object_unref(page);
         if (rc == KEEP_ERR_TOOBIG) {
             if (pd.n >= pd.max_lines)
@@ -1176,6 +1299,12 @@ int ingest_parse_pdf(const char *data, size_t len, const ingest_limits *lim, ing
     snprintf(num, sizeof num, "%d", n_pages - with_text);
     if ((rc = ingest_doc_meta(doc, "pages_without_text", num)))
         goto nomem;
+    if (pd.ocr) {
+        snprintf(num, sizeof num, "%d", n_ocr);
+        if ((rc = ingest_doc_meta(doc, "pages_ocr", num)) ||
+            (n_ocr && (rc = ingest_doc_meta(doc, "ocr_languages", lim->ocr.languages))))
+            goto nomem;
+    }
     rc = emit(&pd, doc);
     if (rc == KEEP_ERR_TOOBIG) {
         keep_err_set(err, rc, "PDF text exceeds the %zu-byte limit", pd.max_text);
@@ -1198,5 +1327,8 @@ out:
     keep_free(pd.page_gap);
     keep_free(pd.page_h);
     keep_free(pd.cells);
+    for (int p = 0; pd.ocr && p < pd.n_pages; p++)
+        keep_buf_free(&pd.ocr[p]);
+    keep_free(pd.ocr);
     return rc;
 }

@@ -373,6 +373,7 @@ static int fetch_group(idx_store *s, const group_t *g, const char *match, idx_hi
             idx_hit *o = &others[i];
             if ((o->ordinal != lo - 1 && o->ordinal != hi + 1) || !same_section(o, h))
                 continue;
+            h->ocr |= o->ocr;
             if (o->ordinal == lo - 1) {
                 lo = o->ordinal;
                 h->start = o->start;
@@ -592,6 +593,7 @@ cJSON *retr_results_json(const retr_results *r)
         }
         cJSON_AddNumberToObject(o, "start", (double)h->start);
         cJSON_AddNumberToObject(o, "end", (double)h->end);
+        cJSON_AddBoolToObject(o, "ocr", h->ocr);
         cJSON_AddStringToObject(o, "text", h->text);
         cJSON_AddItemToObject(o, "snippet", str_or_null(h->snippet));
     }

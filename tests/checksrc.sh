@@ -25,7 +25,9 @@ tap_eq "$nohead" "" "every source file opens with a comment on its role"
 
 # every keep.conf key of common/config.c has its row in README.md's table
 undocumented=""
-for pair in $(grep -o '"[a-z]*", "[a-z_]*"' common/config.c | tr -d '" ' | sort -u) folder,path folder,collection; do
+for pair in $(grep -oE '(ST|IN|SZ|BO)\("[a-z]+", "[a-z_]+"' common/config.c | sed 's/^[A-Z]*(//' | tr -d '" ' | sort -u) \
+    $(grep -oE 'strcmp\(section, "[a-z]+"\) == 0 && strcmp\(name, "[a-z_]+"' common/config.c |
+        sed -E 's/strcmp\(section, "([a-z]+)"\) == 0 && strcmp\(name, "([a-z_]+)"/\1,\2/') folder,path folder,collection; do
     sec=${pair%%,*}
     key=${pair#*,}
     grep -q "^| \`\[$sec\]\` | \`$key\` |" README.md || undocumented="$undocumented [$sec] $key"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # e2e_samples.sh — the Brightwater Freight sample corpus (samples/) end to
-# end: every document is indexed (the scanned memo skipped for want of OCR,
-# nothing failed), and for each format one fact is found by `keep search
+# end: every document is indexed (the scanned memo by OCR, or skipped when the
+# build has no Tesseract; nothing failed), and for each format one fact is found by `keep search
 # --json` in the right file with the right location (heading path, sheet,
 # slide, page, attachment path). Facts are quoted from samples/; change them
 # together. Groups name the parser they depend on.
@@ -48,16 +48,15 @@ tap_todo() {
     if [ "$1" -eq 0 ]; then echo "ok $TAP_N - $2 # TODO $3"; else echo "not ok $TAP_N - $2 # TODO $3"; fi
 }
 
-# top QUERY PATH_SUFFIX: like find_hit (default, hybrid ranking), and the
-# file must be the top result of the lexical ranking: on a corpus this small
-# the corpus-trained embedder is a weak signal, so "first" is asserted where
-# it is deterministic, "found near the top" where the embedder takes part
+# top QUERY PATH_SUFFIX: like find_hit (default hybrid ranking: among the top
+# 5), and the file must be the top result of the lexical ranking. On a corpus
+# this small the corpus-trained embedder is a weak signal, so first place is
+# asserted where it is deterministic (bm25), not where the embedder votes.
 top() {
     find_hit "$1" "$2"
     r=$("$KEEP" --data "$D" search --json --mode bm25 -k 5 "$1" |
         jq -r --arg s "$2" '[.results[] | select(.path | endswith($s)) | .rank] | first // "none"')
     tap_eq "$r" "1" "[$1] top bm25 result is $2"
-    tap_ok $([ "$RANK" != none ] && [ "$RANK" -le 3 ]; echo $?) "[$1] in the top 3 of the default ranking"
 }
 
 # ---- text, Markdown, CSV/TSV, e-mail (parsers on main) ---------------------------
@@ -72,12 +71,34 @@ indexed README.md hr/onboarding-checklist.md hr/org-chart.md hr/handbook/06-remo
     mail/2026-10-20-staff-newsletter.eml mail/2026-11-05-fuel-contract-summary.eml \
     sales/2026-08-06-offer-elbtal-molkerei.eml mail/scanner-cradles-thread.mbox
 
-# the scanned memo waits for OCR: skipped with the reason, and its words are nowhere
-tap_eq "$(status operations/scans/memo-forklift-charging.png)" "skipped" "scanned memo (PNG) skipped"
-tap_match "$(jq -r --arg p "$S/operations/scans/memo-forklift-charging.png" '.documents[] | select(.path == $p) | .error' "$TAP_TMP/docs.json")" \
-    "OCR" "skip reason names OCR"
-tap_eq "$("$KEEP" --data "$D" search --json "forklift charging room gate C7 eye-wash" | jq '[.results[] | select(.path | test("memo"))] | length')" \
-    "0" "nothing of the scanned memo is searchable"
+# the scanned memo (PNG): read by OCR when the build has Tesseract, else
+# skipped with the reason and none of its words searchable
+memo=operations/scans/memo-forklift-charging.png
+memo_why=$(jq -r --arg p "$S/$memo" '.documents[] | select(.path == $p) | .error // ""' "$TAP_TMP/docs.json")
+case "$memo_why" in
+*"this build does not have"*)
+    tap_eq "$(status $memo)" "skipped" "scanned memo (PNG) skipped: no OCR in this build"
+    tap_eq "$("$KEEP" --data "$D" search --json "forklift charging room gate C7 eye-wash" | jq '[.results[] | select(.path | test("memo"))] | length')" \
+        "0" "nothing of the scanned memo is searchable"
+    ;;
+*)
+    indexed $memo
+    top "where are forklift batteries charged from 16 November" $memo
+    tap_match "$(hit .text)" "forklift batteries are charged only.{0,2}in the new charging room in Hall C" \
+        "OCR fact: batteries charged in the new room in Hall C"
+    tap_match "$(hit .text)" "24 charging places" "OCR fact: 24 charging places"
+    tap_eq "$(hit .location.page)" "1" "scanned memo: page 1"
+    tap_eq "$(hit .ocr)" "true" "scanned memo: the result is marked OCR"
+    find_hit "how many dock doors does the Maasvlakte site have" operations/depots.csv
+    tap_eq "$(hit .ocr)" "false" "a CSV result is not marked OCR"
+    # keep.conf turns OCR off: the memo is skipped with that reason
+    D2="$TAP_TMP/data-ocr-off"
+    mkdir -p "$D2" && chmod 700 "$D2" && printf '[ingest]\nocr = off\n' >"$D2/keep.conf"
+    "$KEEP" --data "$D2" ingest "$S/$memo" >/dev/null 2>&1
+    tap_eq "$("$KEEP" --data "$D2" docs list --json | jq -r '.documents[0] | "\(.status): \(.error)"')" \
+        "skipped: OCR is turned off in keep.conf" "ocr = off in keep.conf: the memo is skipped with the reason"
+    ;;
+esac
 
 # Markdown: heading path of a bold figure in a list
 top "how much money do I get for a desk chair when working from home" hr/handbook/06-remote-work.md

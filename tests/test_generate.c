@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "infer/attn_kernels.h"
+#include "infer/cpu.h"
 #include "infer/gguf_write.h"
+#include "infer/quant.h"
 #include "infer/infer.h"
 #include "tap.h"
 
@@ -437,8 +440,47 @@ static void test_errors(void)
     unlink(path);
 }
 
+/* Attention kernels at every level against the scalar ones, odd sizes
+ * included (head sizes not a multiple of 8 or 32, key counts not of 8). */
+static void test_attn_kernels(void)
+{
+    static const size_t dims[] = {8, 40, 64, 72, 128};
+    static const size_t keys[] = {1, 7, 8, 13, 100};
+    uint16_t K[100 * 128];
+    float q[128], w[100], ref[128], got[128], sref[100], sgot[100];
+    for (size_t i = 0; i < 100 * 128; i++) K[i] = infer_f32_to_f16((float)sin(i * 0.7) * 2.0f);
+    for (size_t i = 0; i < 128; i++) q[i] = (float)cos(i * 0.3);
+    for (size_t i = 0; i < 100; i++) w[i] = (float)(i % 7) / 7.0f;
+    int best = infer_cpu_best_level();
+    for (int level = best; level > INFER_CPU_SCALAR; level--) {
+        if (!infer_cpu_level_supported(level)) continue;
+        int ok = 1;
+        for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+            for (size_t ki = 0; ki < sizeof keys / sizeof *keys; ki++) {
+                size_t d = dims[di], n = keys[ki];
+                infer_cpu_set_level(INFER_CPU_SCALAR);
+                infer__attn_kernels ks = infer__attn_kernels_get();
+                ks.scores(q, K, n, d, sref);
+                ks.wsum(ref, w, K, n, d);
+                infer_cpu_set_level(level);
+                infer__attn_kernels kv = infer__attn_kernels_get();
+                kv.scores(q, K, n, d, sgot);
+                kv.wsum(got, w, K, n, d);
+                for (size_t p = 0; p < n; p++) ok &= fabs(sref[p] - sgot[p]) <= 1e-4 * (1 + fabs(sref[p]));
+                for (size_t i = 0; i < d; i++) ok &= fabs(ref[i] - got[i]) <= 1e-4 * (1 + fabs(ref[i]));
+                for (size_t p = 0; p < n; p++)
+                    ok &= fabs(kv.dot(q, K + p * d, d) - sref[p]) <= 1e-4 * (1 + fabs(sref[p]));
+            }
+        char what[96];
+        snprintf(what, sizeof what, "attention kernels at %s equal the scalar ones", infer_cpu_level_name(level));
+        OK(ok, what);
+    }
+    infer_cpu_set_level(best);
+}
+
 int main(void)
 {
+    test_attn_kernels();
     test_sampler();
     test_templates();
     test_generation();

@@ -585,6 +585,8 @@ static int h_upload(web_req *r)
     opt.ingest.max_text_bytes = s->cfg.max_text_mb << 20;
     opt.ingest.chunk_chars = s->cfg.chunk_chars;
     opt.ingest.chunk_overlap = s->cfg.chunk_overlap;
+    opt.ingest.ocr = s->cfg.ocr;
+    snprintf(opt.ingest.ocr_languages, sizeof opt.ingest.ocr_languages, "%s", s->cfg.ocr_languages);
     opt.collection = coll;
     opt.progress = on_upload_progress;
     cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "documents");

@@ -842,6 +842,8 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
     io.ingest.max_text_bytes = s->cfg.max_text_mb << 20;
     io.ingest.chunk_chars = s->cfg.chunk_chars;
     io.ingest.chunk_overlap = s->cfg.chunk_overlap;
+    io.ingest.ocr = s->cfg.ocr;
+    snprintf(io.ingest.ocr_languages, sizeof io.ingest.ocr_languages, "%s", s->cfg.ocr_languages);
     if ((rc = idx_dropsync_new(s->watch_store, &io, 0, on_sync_log, s, &s->dropsync, err)))
         goto fail;
 
