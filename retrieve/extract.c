@@ -361,7 +361,8 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             }
         }
     }
-    qsort(c, nc, sizeof *c, cmp_cand);
+    if (nc > 1) /* c is NULL when no passage had a sentence */
+        qsort(c, nc, sizeof *c, cmp_cand);
     if (nc) {
         *best = c[0].score;
         size_t keep = nc < max_picks ? nc : max_picks;

@@ -101,9 +101,7 @@ static int h_metrics(web_req *r)
 
 /* ---- search ----------------------------------------------------------------------------------- */
 
-/* The vector index and this thread's embedder when both match the stored
- * vectors; NULLs (bm25 only) otherwise. */
-static void search_vectors(web_req *r, idx_vectors **v, idx_embedder **e)
+void web__search_vectors(web_req *r, idx_vectors **v, idx_embedder **e)
 {
     *v = NULL;
     *e = NULL;
@@ -202,7 +200,7 @@ static int h_search(web_req *r)
         f.format = NULL;
     req.filter = &f;
     req.as = r->principal;
-    search_vectors(r, &req.vectors, &req.embedder);
+    web__search_vectors(r, &req.vectors, &req.embedder);
     if (req.mode && strcmp(req.mode, "bm25") != 0 && !req.vectors)
         req.mode = NULL; /* no embeddings yet: what the default mode gives */
     keep_err err;
@@ -646,7 +644,7 @@ static int h_upload(web_req *r)
      * watcher thread */
     idx_vectors *vec;
     idx_embedder *emb;
-    search_vectors(r, &vec, &emb);
+    web__search_vectors(r, &vec, &emb);
     if (emb) {
         keep_err err;
         keep_err_clear(&err);
@@ -777,6 +775,10 @@ const web_route web_routes[] = {
     {"POST", "/api/v1/logout", WEB_PUBLIC, WEB_BODY_NONE, web__h_logout},
     {"GET", "/api/v1/session", WEB_PUBLIC, WEB_BODY_NONE, web__h_session},
     {"POST", "/api/v1/search", WEB_USER, WEB_BODY_JSON, h_search},
+    {"POST", "/api/v1/ask", WEB_USER, WEB_BODY_JSON, web__h_ask},
+    {"POST", "/v1/chat/completions", WEB_USER, WEB_BODY_JSON, web__h_chat_completions},
+    {"POST", "/v1/embeddings", WEB_USER, WEB_BODY_JSON, web__h_embeddings},
+    {"GET", "/v1/models", WEB_USER, WEB_BODY_NONE, web__h_models},
     {"GET", "/api/v1/documents", WEB_USER, WEB_BODY_NONE, h_docs_list},
     {"POST", "/api/v1/documents", WEB_USER, WEB_BODY_UPLOAD, h_upload},
     {"GET", "/api/v1/documents/*", WEB_USER, WEB_BODY_NONE, h_doc_get},

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "retrieve/retr.h"
 #include "web_int.h"
 
 /* Upper bounds (seconds) of the latency histogram. */
@@ -75,16 +76,28 @@ idx_store *web__store(web_req *r)
     }
 }
 
-static void release_slot(web_req *r)
+void web__slot_put(web_server *s, web_slot *slot)
 {
-    if (!r->slot)
+    if (!slot)
         return;
-    web_server *s = r->srv;
     pthread_mutex_lock(&s->pool_mu);
-    r->slot->busy = 0;
-    r->slot = NULL;
+    slot->busy = 0;
     pthread_cond_signal(&s->pool_cv);
     pthread_mutex_unlock(&s->pool_mu);
+}
+
+web_slot *web__slot_take(web_req *r)
+{
+    web__store(r);
+    web_slot *slot = r->slot;
+    r->slot = NULL;
+    return slot;
+}
+
+static void release_slot(web_req *r)
+{
+    web__slot_put(r->srv, r->slot);
+    r->slot = NULL;
 }
 
 /* ---- responses ------------------------------------------------------------------------------- */
@@ -107,6 +120,18 @@ int web__respond(web_req *r, unsigned status, const char *content_type, const vo
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", content_type);
+    web__headers(r, resp);
+    if (status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"keep\"");
+    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    r->status = (int)status;
+    return rc;
+}
+
+void web__headers(web_req *r, struct MHD_Response *resp)
+{
     MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -121,13 +146,6 @@ int web__respond(web_req *r, unsigned status, const char *content_type, const vo
         MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     if (r->extra_name[0])
         MHD_add_response_header(resp, r->extra_name, r->extra_value);
-    if (status == 401)
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"keep\"");
-    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->responded = 1;
-    r->status = (int)status;
-    return rc;
 }
 
 int web__json(web_req *r, unsigned status, cJSON *doc)
@@ -515,7 +533,20 @@ int web__metrics_text(web_req *r, keep_buf *b)
                                (unsigned long long)st->count);
     }
     uint64_t upload_failures = s->upload_failures;
+    uint64_t gen_tokens = s->gen_tokens, gen_answers = s->gen_answers;
+    double gen_s = s->gen_decode_s;
     pthread_mutex_unlock(&s->metrics_mu);
+    bad |= keep_buf_printf(b,
+                           "# HELP keep_answer_queue_depth Answers waiting for a free model sequence.\n"
+                           "# TYPE keep_answer_queue_depth gauge\nkeep_answer_queue_depth %d\n"
+                           "# HELP keep_answers_generated_total Generative answers since start.\n"
+                           "# TYPE keep_answers_generated_total counter\nkeep_answers_generated_total %llu\n"
+                           "# HELP keep_generated_tokens_total Answer tokens generated since start.\n"
+                           "# TYPE keep_generated_tokens_total counter\nkeep_generated_tokens_total %llu\n"
+                           "# HELP keep_generated_tokens_per_second Mean generation speed since start.\n"
+                           "# TYPE keep_generated_tokens_per_second gauge\nkeep_generated_tokens_per_second %.3f\n",
+                           atomic_load(&s->gen_waiting), (unsigned long long)gen_answers,
+                           (unsigned long long)gen_tokens, gen_s > 0 ? (double)gen_tokens / gen_s : 0.0);
     bad |= keep_buf_printf(b,
                            "# HELP keep_http_in_flight Requests being handled.\n"
                            "# TYPE keep_http_in_flight gauge\nkeep_http_in_flight %d\n"
@@ -790,6 +821,20 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
     if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->watch_store, err)))
         goto fail;
 
+    /* the answer model, loaded once: every answer shares its sequences */
+    if (s->cfg.model[0]) {
+        char mp[8300];
+        snprintf(mp, sizeof mp, "%s%s%s", s->cfg.model[0] == '/' ? "" : s->data_dir,
+                 s->cfg.model[0] == '/' ? "" : "/", s->cfg.model);
+        retr_gguf_options go = {0};
+        go.threads = s->cfg.answer_threads;
+        go.sequences = s->cfg.sequences > 0 ? s->cfg.sequences : 1;
+        go.max_tokens = s->cfg.max_tokens;
+        if ((rc = retr_generator_open_gguf(mp, &go, &s->gen, err)))
+            goto fail;
+        web__log(s, "answers: %s (%d sequence%s)", mp, go.sequences, go.sequences == 1 ? "" : "s");
+    }
+
     /* the drop-folder watcher */
     idx_ingest_opts io = {0};
     ingest_options_default(&io.ingest);
@@ -873,6 +918,16 @@ void web_server_shutdown(web_server *s)
     idx_dropsync_stop(s->dropsync);
 }
 
+/* Answer workers whose streams were dropped with the daemon were cancelled;
+ * they end at their next token. */
+static void wait_ask_workers(web_server *s)
+{
+    while (atomic_load(&s->ask_workers) > 0) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void web_server_wait(web_server *s)
 {
     while (!s->shutdown) {
@@ -888,6 +943,7 @@ void web_server_wait(web_server *s)
     }
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
+    wait_ask_workers(s);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
     if (s->watch_started) {
@@ -904,6 +960,8 @@ void web_server_free(web_server *s)
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
     }
+    wait_ask_workers(s);
+    retr_generator_free(s->gen);
     if (s->watch_started) {
         s->shutdown = 1;
         idx_dropsync_stop(s->dropsync);

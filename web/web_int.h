@@ -76,6 +76,15 @@ struct web_server {
 
     pthread_mutex_t log_mu;
 
+    /* answers: the generator opened at start ([answer] model), or NULL for
+     * extractive answers; streaming answers run on worker threads counted
+     * here so shutdown waits for them */
+    struct retr_generator *gen;
+    atomic_int ask_workers;
+    atomic_int gen_waiting;          /* answers waiting for a free sequence */
+    uint64_t gen_tokens, gen_answers; /* under metrics_mu */
+    double gen_decode_s;
+
     atomic_int in_flight;
     volatile sig_atomic_t shutdown;
     int wake_pipe[2];
@@ -162,6 +171,15 @@ const char *web__arg(web_req *r, const char *name);
 /* A pooled store for this request (released when the request completes). */
 idx_store *web__store(web_req *r);
 void web__log(web_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds the security headers every response carries (data responses and streams). */
+void web__headers(web_req *r, struct MHD_Response *resp);
+/* Hands the request's pooled store over to its caller (a worker thread that
+ * outlives the request), who gives it back with web__slot_put. */
+web_slot *web__slot_take(web_req *r);
+void web__slot_put(web_server *s, web_slot *slot);
+/* The vector index and the request slot's embedder when they match the
+ * stored vectors; NULLs (words only) otherwise. */
+void web__search_vectors(web_req *r, idx_vectors **v, idx_embedder **e);
 /* Parses the JSON body (400 response queued and NULL returned when bad). */
 cJSON *web__body_json(web_req *r);
 
@@ -191,6 +209,11 @@ void web__poke_watcher(web_server *s, int folders, int vectors);
 int web__upload_begin(web_req *r);
 /* Prometheus text of the counters and the store. */
 int web__metrics_text(web_req *r, keep_buf *out);
+/* Answers (ask.c): POST /api/v1/ask and the OpenAI-compatible /v1 routes. */
+int web__h_ask(web_req *r);
+int web__h_chat_completions(web_req *r);
+int web__h_embeddings(web_req *r);
+int web__h_models(web_req *r);
 
 /* Embedded files (assets.c, generated from web/assets/). */
 typedef struct web_asset {

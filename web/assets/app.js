@@ -1,4 +1,6 @@
-/* app.js — Keep's browser UI: login, search with highlighted snippets and
+/* app.js — Keep's browser UI: login, ask (answers streamed over Server-Sent
+ * Events, citations as chips that open the cited passage inside its
+ * document, follow-up questions), search with highlighted snippets and
  * filters, documents (drag-and-drop upload with progress, status and failure
  * reasons, delete) and a document's extracted text. Plain DOM, no framework;
  * text from the server is always set as textContent, never parsed as HTML. */
@@ -69,7 +71,7 @@ $("login-form").addEventListener("submit", async (ev) => {
     state.user = s.user; state.admin = s.admin; state.csrf = s.csrf_token;
     $("who").textContent = s.user + (s.admin ? " (admin)" : "");
     f.password.value = "";
-    location.hash = "#/search";
+    location.hash = "#/ask";
     route();
   } catch (e) {
     $("login-error").textContent = e.message;
@@ -87,15 +89,195 @@ $("logout").addEventListener("click", async () => {
 async function loadCollections() {
   try {
     const d = await api("GET", "/api/v1/collections");
-    for (const id of ["f-collection", "u-collection"]) {
+    for (const id of ["f-collection", "u-collection", "ask-collection"]) {
       const sel = $(id), keepVal = sel.value;
-      sel.replaceChildren(...(id === "f-collection" ? [el("option", { value: "" }, "any")] : []));
+      sel.replaceChildren(...(id !== "u-collection" ? [el("option", { value: "" }, "any")] : []));
       d.collections.forEach((c) => sel.append(el("option", { value: c.name }, c.name)));
       if (id === "u-collection" && !d.collections.length) sel.append(el("option", {}, "default"));
       sel.value = keepVal || sel.value;
     }
   } catch (e) { /* filters stay as they are */ }
 }
+
+/* ---- ask ---- */
+
+const conv = { turns: [], ctrl: null };
+
+/* The events of a Server-Sent Events body, as {event, data} objects. */
+async function* sseEvents(res) {
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let event = "message", data = "";
+      block.split("\n").forEach((line) => {
+        if (line.startsWith("event: ")) event = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      });
+      if (data) yield { event, data: JSON.parse(data) };
+    }
+  }
+}
+
+function locationText(c) {
+  const l = c.location || {};
+  const bits = [c.collection];
+  if (l.page) bits.push("page " + l.page);
+  if (l.slide) bits.push("slide " + l.slide);
+  if (l.sheet) bits.push("sheet " + l.sheet);
+  if (l.heading) bits.push(l.heading);
+  return bits.filter(Boolean).join(" · ");
+}
+
+function citeName(c) {
+  return c.title || (c.path || "").split("/").pop() || "document " + c.doc_id;
+}
+
+/* The answer text with its [n] markers as buttons that open the source. */
+function answerBody(text, cites, refused) {
+  const p = el("p", { class: "a" + (refused ? " refused" : "") });
+  const byN = new Map(cites.map((c) => [c.n, c]));
+  String(text).split(/(\[\d+\])/).forEach((part) => {
+    const m = part.match(/^\[(\d+)\]$/);
+    const c = m && byN.get(Number(m[1]));
+    if (c) p.append(el("button", { type: "button", class: "cite", "aria-label": "Source " + c.n + ": " + citeName(c),
+      onclick: (ev) => openCitation(c, ev.currentTarget) }, "[" + c.n + "]"));
+    else if (part) p.append(document.createTextNode(part));
+  });
+  return p;
+}
+
+let panelReturn = null;
+
+/* Shows the cited passage highlighted inside its document's text. Offsets
+ * are in characters (code points), so the text is sliced as code points. */
+async function openCitation(c, from) {
+  panelReturn = from || null;
+  const panel = $("cite-panel");
+  $("cite-title").textContent = "[" + c.n + "] " + citeName(c);
+  $("cite-meta").textContent = locationText(c);
+  $("cite-open").href = "#/doc/" + c.doc_id;
+  $("cite-original").href = "/api/v1/documents/" + c.doc_id + "/original";
+  $("cite-text").textContent = "Loading…";
+  panel.hidden = false;
+  panel.focus();
+  try {
+    const d = await api("GET", "/api/v1/documents/" + c.doc_id + "/text");
+    const chars = Array.from(d.text || "");
+    const s = Math.max(0, Math.min(chars.length, c.start | 0));
+    const e = Math.max(s, Math.min(chars.length, c.end | 0));
+    const mark = el("mark", {}, chars.slice(s, e).join(""));
+    $("cite-text").replaceChildren(chars.slice(0, s).join(""), mark, chars.slice(e).join(""));
+    mark.scrollIntoView({ block: "center" });
+  } catch (e) {
+    $("cite-text").textContent = c.quote || e.message;
+  }
+}
+
+function closeCitation() {
+  $("cite-panel").hidden = true;
+  if (panelReturn) panelReturn.focus();
+  panelReturn = null;
+}
+$("cite-close").addEventListener("click", closeCitation);
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !$("cite-panel").hidden) closeCitation();
+});
+
+function renderAnswer(li, a) {
+  const box = li.querySelector(".answer");
+  const parts = [];
+  if (!a.refused && a.mode === "extractive")
+    parts.push(el("p", { class: "label" }, "Extracted from your documents (no model: the passages' own words)"));
+  parts.push(answerBody(a.answer, a.citations || [], a.refused));
+  const weak = (a.sentences || []).filter((x) => !x.supported).length;
+  if (weak) parts.push(el("p", { class: "weak" }, weak + (weak === 1 ? " sentence is" : " sentences are") + " not supported by the cited sources"));
+  if ((a.citations || []).length) {
+    parts.push(el("ul", { class: "chips", "aria-label": "Sources" },
+      a.citations.map((c) => el("li", {}, el("button", { type: "button", class: "chip",
+        title: locationText(c), onclick: (ev) => openCitation(c, ev.currentTarget) },
+        "[" + c.n + "] " + citeName(c) + (c.location && c.location.page ? ", p. " + c.location.page : "")
+          + (c.location && c.location.slide ? ", slide " + c.location.slide : ""))))));
+  }
+  box.replaceChildren(...parts);
+}
+
+function setAsking(on) {
+  $("ask-go").disabled = on;
+  $("ask-stop").hidden = !on;
+}
+
+$("ask-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const q = $("ask-q").value.trim();
+  if (!q || conv.ctrl) return;
+  const body = { question: q, stream: true,
+    history: conv.turns.slice(-20).map((t) => ({ question: t.question, answer: t.answer })) };
+  const c = $("ask-collection").value;
+  if (c) body.collection = c;
+  const text = el("p", { class: "a" });
+  const li = el("li", { class: "turn" }, el("p", { class: "q" }, q), el("div", { class: "answer" }, text));
+  $("turns").append(li);
+  $("ask-q").value = "";
+  $("ask-status").textContent = "Looking through your documents…";
+  conv.ctrl = new AbortController();
+  setAsking(true);
+  let answer = null;
+  try {
+    const res = await fetch("/api/v1/ask", { method: "POST", credentials: "same-origin", signal: conv.ctrl.signal,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf }, body: JSON.stringify(body) });
+    if (!res.ok) {
+      let msg = res.status + " " + res.statusText;
+      try { const d = await res.json(); if (d.error) msg = d.error.message; } catch (e) { /* keep the status */ }
+      if (res.status === 401) { state.user = null; location.hash = "#/login"; }
+      throw new Error(msg);
+    }
+    for await (const e of sseEvents(res)) {
+      if (e.event === "queue") {
+        $("ask-status").textContent = e.data.position
+          ? "Waiting for the model: place " + e.data.position + " in the queue" : "Writing the answer…";
+      } else if (e.event === "token") {
+        text.append(e.data.text);
+      } else if (e.event === "done") {
+        answer = e.data;
+      } else if (e.event === "error") {
+        throw new Error(e.data.message);
+      }
+    }
+    if (!answer) throw new Error("the answer was cut off");
+    renderAnswer(li, answer);
+    conv.turns.push({ question: q, answer: answer.answer });
+    $("ask-status").textContent = answer.refused ? "" : (answer.citations || []).length + " sources";
+  } catch (e) {
+    li.querySelector(".answer").append(el("p", { class: "error" },
+      e.name === "AbortError" ? "Stopped." : e.message));
+    $("ask-status").textContent = "";
+  } finally {
+    conv.ctrl = null;
+    setAsking(false);
+    $("ask-q").focus();
+  }
+});
+
+$("ask-q").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask-form").requestSubmit(); }
+});
+$("ask-stop").addEventListener("click", () => { if (conv.ctrl) conv.ctrl.abort(); });
+$("ask-new").addEventListener("click", () => {
+  if (conv.ctrl) conv.ctrl.abort();
+  conv.turns = [];
+  $("turns").replaceChildren();
+  $("ask-status").textContent = "";
+  closeCitation();
+  $("ask-q").focus();
+});
 
 /* ---- search ---- */
 
@@ -246,7 +428,7 @@ async function loadDoc(id) {
 /* ---- routing ---- */
 
 async function route() {
-  const h = location.hash || "#/search";
+  const h = location.hash || "#/ask";
   if (!state.user) await loadSession();
   if (!state.user) {
     show("login");
@@ -256,6 +438,7 @@ async function route() {
   const m = h.match(/^#\/doc\/(\d+)$/);
   if (m) { show("doc"); loadDoc(m[1]); }
   else if (h === "#/documents") { show("documents"); loadCollections(); loadDocs(); }
+  else if (h === "#/ask") { show("ask"); loadCollections(); $("ask-q").focus(); }
   else { show("search"); loadCollections(); $("q").focus(); }
 }
 
