@@ -10,22 +10,6 @@
 
 #include "web_int.h"
 
-int web__h_admin_users(web_req *r);
-int web__h_admin_user_add(web_req *r);
-int web__h_admin_user_remove(web_req *r);
-int web__h_admin_user_password(web_req *r);
-int web__h_admin_user_join(web_req *r);
-int web__h_admin_user_leave(web_req *r);
-int web__h_admin_groups(web_req *r);
-int web__h_admin_collections(web_req *r);
-int web__h_admin_grant(web_req *r);
-int web__h_admin_revoke(web_req *r);
-int web__h_admin_tokens(web_req *r);
-int web__h_admin_folders(web_req *r);
-int web__h_admin_folder_add(web_req *r);
-int web__h_admin_folder_remove(web_req *r);
-int web__token_item(void *ud, const idx_token_info *t);
-
 static int done(web_req *r, int rc, const keep_err *err, unsigned status)
 {
     if (rc)

@@ -21,20 +21,6 @@
 #include "retrieve/retr.h"
 #include "web_int.h"
 
-int web__h_admin_users(web_req *r);
-int web__h_admin_user_add(web_req *r);
-int web__h_admin_user_remove(web_req *r);
-int web__h_admin_user_password(web_req *r);
-int web__h_admin_user_join(web_req *r);
-int web__h_admin_user_leave(web_req *r);
-int web__h_admin_groups(web_req *r);
-int web__h_admin_collections(web_req *r);
-int web__h_admin_grant(web_req *r);
-int web__h_admin_revoke(web_req *r);
-int web__h_admin_tokens(web_req *r);
-int web__h_admin_folders(web_req *r);
-int web__h_admin_folder_add(web_req *r);
-int web__h_admin_folder_remove(web_req *r);
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
@@ -692,7 +678,6 @@ static int h_collections(web_req *r)
     return web__json(r, 200, o);
 }
 
-int web__token_item(void *ud, const idx_token_info *t);
 int web__token_item(void *ud, const idx_token_info *t)
 {
     cJSON *arr = ud;

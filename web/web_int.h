@@ -224,4 +224,22 @@ typedef struct web_asset {
 } web_asset;
 const web_asset *web__asset(const char *path);
 
+/* Admin handlers (admin.c), routed by api.c's table. */
+int web__h_admin_users(web_req *r);
+int web__h_admin_user_add(web_req *r);
+int web__h_admin_user_remove(web_req *r);
+int web__h_admin_user_password(web_req *r);
+int web__h_admin_user_join(web_req *r);
+int web__h_admin_user_leave(web_req *r);
+int web__h_admin_groups(web_req *r);
+int web__h_admin_collections(web_req *r);
+int web__h_admin_grant(web_req *r);
+int web__h_admin_revoke(web_req *r);
+int web__h_admin_tokens(web_req *r);
+int web__h_admin_folders(web_req *r);
+int web__h_admin_folder_add(web_req *r);
+int web__h_admin_folder_remove(web_req *r);
+/* One token as JSON into the array ud (api.c; admin.c lists every user's). */
+int web__token_item(void *ud, const idx_token_info *t);
+
 #endif
