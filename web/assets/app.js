@@ -254,7 +254,8 @@ $("ask-form").addEventListener("submit", async (ev) => {
     if (!answer) throw new Error("the answer was cut off");
     renderAnswer(li, answer);
     conv.turns.push({ question: q, answer: answer.answer });
-    $("ask-status").textContent = answer.refused ? "" : (answer.citations || []).length + " sources";
+    const n = (answer.citations || []).length;
+    $("ask-status").textContent = answer.refused ? "" : n + (n === 1 ? " source" : " sources");
   } catch (e) {
     li.querySelector(".answer").append(el("p", { class: "error" },
       e.name === "AbortError" ? "Stopped." : e.message));
