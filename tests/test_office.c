@@ -630,6 +630,124 @@ static void test_generated(void)
     keep_buf_free(&sheet);
 }
 
+/* Number formats: each row shows a value through one cell style of a
+ * generated workbook; the expected text is what Excel shows (English). */
+static void test_xlsx_numfmt(void)
+{
+    static const struct {
+        const char *code; /* custom code, or NULL for the built-in id */
+        long id;
+        const char *value, *shown;
+    } cases[] = {
+        {"0.00", 164, "7.9", "7.90"},
+        {NULL, 2, "2.4", "2.40"},
+        {NULL, 1, "2.5", "3"},
+        {NULL, 3, "1234", "1,234"},
+        {NULL, 4, "1234567.891", "1,234,567.89"},
+        {NULL, 4, "-1234567.891", "-1,234,567.89"},
+        {NULL, 9, "0.125", "13%"},
+        {NULL, 10, "0.0525", "5.25%"},
+        {"0.0%", 165, "0.4567", "45.7%"},
+        {"$#,##0.00", 166, "1234.5", "$1,234.50"},
+        {"$#,##0.00", 166, "-1234.5", "-$1,234.50"},
+        {"[$\xe2\x82\xac-407]#,##0.00", 167, "99", "\xe2\x82\xac" "99.00"},
+        {"#,##0.00\\ [$\xe2\x82\xac-407]", 168, "1234.5", "1,234.50 \xe2\x82\xac"},
+        {"#,##0.00 \"EUR\"", 169, "1385", "1,385.00 EUR"},
+        {"0.00;(0.00)", 170, "-7.9", "(7.90)"},
+        {"0.00;(0.00)", 170, "7.9", "7.90"},
+        {"0.00;[Red]\\-0.00", 171, "-3", "-3.00"},
+        {"0.00;-0.00;\"nil\"", 172, "0", "0"}, /* a text-only section: the value */
+        {NULL, 39, "-1500", "(1,500.00)"},
+        {NULL, 11, "12345", "1.23E+04"},
+        {NULL, 49, "42", "42"},
+        {"@", 173, "0.1", "0.1"},
+        {"General", 174, "3.14159", "3.14159"},
+        {NULL, 0, "1.5", "1.5"},
+        {"0.0#", 175, "1.5", "1.5"},
+        {"0.0#", 175, "1.567", "1.57"},
+        {"#,##0,\"k\"", 176, "1234567", "1,235k"},
+        {"000", 177, "7", "007"},
+        {"#.00", 178, "0.5", ".50"},
+        {NULL, 2, "1.005", "1.01"},
+        {NULL, 2, "0.995", "1.00"},
+        {NULL, 2, "-0.001", "0.00"},
+        {NULL, 2, "123456789012", "123456789012.00"},
+        {NULL, 2, "1e300", "1e300"},
+        {"_(* #,##0.00_);_(* \\(#,##0.00\\);_(* \"-\"??_);_(@_)", 179, "-1234", "(1,234.00)"},
+        {"[>=100]0;0.0", 180, "5", "5"}, /* conditions: the stored value */
+        {"# ?/?", 181, "1.5", "1.5"},   /* fractions: the stored value */
+        {NULL, 14, "45366", "2024-03-15"},
+    };
+    enum { NC = sizeof cases / sizeof cases[0] };
+    keep_buf styles = {0}, sheet = {0};
+    keep_buf_puts(&styles, "<styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+                           "2006/main\"><numFmts>");
+    for (size_t i = 0; i < NC; i++) {
+        if (!cases[i].code)
+            continue;
+        keep_buf_printf(&styles, "<numFmt numFmtId=\"%ld\" formatCode=\"", cases[i].id);
+        for (const char *q = cases[i].code; *q; q++)
+            if (*q == '"')
+                keep_buf_puts(&styles, "&quot;");
+            else
+                keep_buf_putc(&styles, *q);
+        keep_buf_puts(&styles, "\"/>");
+    }
+    keep_buf_puts(&styles, "</numFmts><cellXfs><xf numFmtId=\"0\"/>"); /* default: General */
+    for (size_t i = 0; i < NC; i++)
+        keep_buf_printf(&styles, "<xf numFmtId=\"%ld\"/>", cases[i].id);
+    keep_buf_puts(&styles, "</cellXfs></styleSheet>");
+    keep_buf_puts(&sheet, "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+                          "2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>"
+                          "Case</t></is></c><c r=\"B1\" t=\"inlineStr\"><is><t>Shown</t></is></c>"
+                          "</row>");
+    for (size_t i = 0; i < NC; i++)
+        keep_buf_printf(&sheet, "<row r=\"%zu\"><c r=\"A%zu\"><v>%zu</v></c><c r=\"B%zu\" s=\"%zu\">"
+                                "<v>%s</v></c></row>", i + 2, i + 2, i + 1000, i + 2, i + 1,
+                        cases[i].value);
+    keep_buf_puts(&sheet, "<row><c t=\"inlineStr\"><is><t>end</t></is></c></row></sheetData>"
+                          "</worksheet>");
+    static const char root[] = OOXML_RELS("officeDocument", "xl/workbook.xml");
+    static const char wb[] =
+        "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+        "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
+        "<sheet name=\"Formats\" sheetId=\"1\" r:id=\"r1\"/></sheets></workbook>";
+    static const char wrels[] =
+        "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/"
+        "2006/relationships\"><Relationship Id=\"r1\" Type=\"http://schemas.openxmlformats.org/"
+        "officeDocument/2006/relationships/worksheet\" Target=\"s.xml\"/><Relationship Id=\"r2\" "
+        "Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" "
+        "Target=\"styles.xml\"/></Relationships>";
+    mpart parts[] = {{"_rels/.rels", root, sizeof root - 1},
+                     {"xl/workbook.xml", wb, sizeof wb - 1},
+                     {"xl/_rels/workbook.xml.rels", wrels, sizeof wrels - 1},
+                     {"xl/s.xml", sheet.data, sheet.len},
+                     {"xl/styles.xml", styles.data, styles.len}};
+    size_t len = 0;
+    char *z = make_zip(parts, 5, 0, &len);
+    ingest_limits lim;
+    ingest_limits_default(&lim);
+    ingest_doc doc;
+    keep_err err = {0};
+    ingest_doc_init(&doc, &lim);
+    ASSERT_EQ_INT(z ? ingest_parse_xlsx(z, len, &lim, &doc, &err) : -1, KEEP_OK,
+                  "number format workbook parses");
+    for (size_t i = 0; i < NC; i++) {
+        char needle[128], what[160];
+        snprintf(needle, sizeof needle, "\nCase: %zu; Shown: %s\n", i + 1000, cases[i].shown);
+        snprintf(what, sizeof what, "format %s (id %ld) shows %s as %s",
+                 cases[i].code ? cases[i].code : "built-in", cases[i].id, cases[i].value,
+                 cases[i].shown);
+        OK(has(&doc, needle), what);
+    }
+    if (doc.text.data && getenv("KEEP_TEST_VERBOSE"))
+        printf("%s\n", doc.text.data);
+    ingest_doc_free(&doc);
+    keep_free(z);
+    keep_buf_free(&styles);
+    keep_buf_free(&sheet);
+}
+
 /* Every allocation failure point of a whole parse is a clean error. */
 static void test_alloc_failures(void)
 {
@@ -681,6 +799,7 @@ int main(void)
     test_zip_layer();
     test_hostile();
     test_generated();
+    test_xlsx_numfmt();
     test_alloc_failures();
     return tap_done();
 }
