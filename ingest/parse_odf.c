@@ -4,9 +4,12 @@
  * All three share content.xml's vocabulary: text:h (with outline-level) and
  * text:p, text:list, table:table, draw:frame text boxes, text:note. Tables
  * and sheets use table:number-columns-repeated / number-rows-repeated, which
- * a hostile file sets to 10^9: empty repeats only move a counter, non-empty
- * ones are expanded up to the column limit, a per-row repeat bound and a
- * per-document cell budget, so the work stays proportional to the output.
+ * a hostile file sets to 10^9: empty repeats only move a counter and write
+ * nothing; non-empty ones are expanded up to ODF_MAX_CELL_REPEAT copies of
+ * a cell and ODF_MAX_ROW_REPEAT copies of a row (more copies of the same
+ * text answer no further question), under a per-document cell budget, and
+ * the document's "Truncated" note says so. The work stays proportional to
+ * the output.
  * A package whose manifest lists encryption data is refused (its parts are
  * ciphertext). */
 #include <stdlib.h>
@@ -17,8 +20,10 @@
 #include "xml_safe.h"
 
 #define ODF_MAX_DEPTH 512
-/* Copies written of one non-empty row carrying number-rows-repeated. */
-#define ODF_MAX_ROW_REPEAT 1000
+/* Copies written of one non-empty row carrying number-rows-repeated, and of
+ * one non-empty cell carrying number-columns-repeated. */
+#define ODF_MAX_ROW_REPEAT 100
+#define ODF_MAX_CELL_REPEAT 64
 
 typedef struct lstyle {
     char *name;
@@ -42,6 +47,7 @@ typedef struct odf {
     long last_count; /* last number of the previous top-level list */
     size_t cells;
     int truncated;
+    int repeat_cut; /* a repeat count was capped */
 } odf;
 
 /* ---- opening ----------------------------------------------------------------- */
@@ -561,6 +567,10 @@ static int table_row(odf *o, xmlNodePtr tr, ingest__table *t, orow *row, keep_bu
             continue;
         }
         size_t max = o->doc->max_text;
+        if (rep > ODF_MAX_CELL_REPEAT) {
+            o->repeat_cut = 1;
+            rep = ODF_MAX_CELL_REPEAT;
+        }
         for (long k = 0; k < rep && col < INGEST_TAB_MAX_COLS && !rc; k++, col++) {
             if (max && (cell->len > max || row->text.len > max - cell->len))
                 return KEEP_ERR_TOOBIG; /* repeated cells past what a document may hold */
@@ -572,8 +582,10 @@ static int table_row(odf *o, xmlNodePtr tr, ingest__table *t, orow *row, keep_bu
     long rep = ingest__ox_attr_long(tr, OD_TABLE, "number-rows-repeated", 1, 1L << 30);
     if (rep < 1)
         rep = 1;
-    if (rep > ODF_MAX_ROW_REPEAT)
+    if (rep > ODF_MAX_ROW_REPEAT) {
+        o->repeat_cut = 1;
         rep = ODF_MAX_ROW_REPEAT;
+    }
     for (long k = 0; k < rep && !rc; k++) {
         if (o->cells + row->n > INGEST_SHEET_MAX_CELLS) {
             o->truncated = 1;
@@ -813,6 +825,13 @@ int ingest_parse_odp(const char *data, size_t len, const ingest_limits *lim, ing
 
 /* ---- spreadsheets -------------------------------------------------------------- */
 
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define REPEAT_NOTE                                                                            \
+    "repeated rows shown " STR(ODF_MAX_ROW_REPEAT) " times at most, repeated cells "           \
+    STR(ODF_MAX_CELL_REPEAT) " times"
+#define CELLS_NOTE "sheets cut after " STR(INGEST_SHEET_MAX_CELLS) " cells"
+
 int ingest_parse_ods(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                      keep_err *err)
 {
@@ -848,9 +867,10 @@ int ingest_parse_ods(const char *data, size_t len, const ingest_limits *lim, ing
             o.truncated = 0; /* later sheets still get their heading */
         }
     }
-    if (!rc && cut) {
-        char m[96];
-        snprintf(m, sizeof m, "sheets cut after %u cells", INGEST_SHEET_MAX_CELLS);
+    if (!rc && (cut || o.repeat_cut)) {
+        char m[192];
+        snprintf(m, sizeof m, "%s%s%s", o.repeat_cut ? REPEAT_NOTE : "",
+                 o.repeat_cut && cut ? "; " : "", cut ? CELLS_NOTE : "");
         rc = ingest_doc_meta(doc, "Truncated", m);
     }
     rc = ingest__office_done(rc, doc, err);
