@@ -98,8 +98,16 @@ static int meta_props(odf *o, xmlNodePtr meta)
 }
 
 /* Loads the document and returns its office:<kind> body element. */
-static int odf_open(odf *o, const char *data, size_t len, const char *kind, xmlNodePtr *body)
+/* Starts a parse: o set up for doc, the package (or flat XML) opened and
+ * its body of that kind found. odf_close frees o even on failure. */
+static int odf_open(odf *o, const char *data, size_t len, const ingest_limits *lim,
+                    ingest_doc *doc, keep_err *err, const char *kind, xmlNodePtr *body)
 {
+    memset(o, 0, sizeof *o);
+    o->lim = lim;
+    o->doc = doc;
+    o->err = err;
+    keep_err_clear(err);
     *body = NULL;
     xmlNodePtr root, meta = NULL;
     if (is_flat(data, len)) {
@@ -138,18 +146,15 @@ static int odf_open(odf *o, const char *data, size_t len, const char *kind, xmlN
         if (!ingest__ox_is(root, OD_OFFICE, "document-content"))
             return keep_err_set(o->err, KEEP_ERR_PARSE, "content.xml is not OpenDocument content");
         add_style_root(o, ingest__ox_child(root, OD_OFFICE, "automatic-styles"));
-        keep_err e = {0};
-        rc = ingest__ox_load(o->z, "styles.xml", o->lim, &o->styles, &e);
-        if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
-            return keep_err_set(o->err, rc, "%s", e.msg);
+        if ((rc = ingest__ox_load_opt(o->z, "styles.xml", o->lim, &o->styles, o->err)))
+            return rc;
         if (o->styles) {
             xmlNodePtr sr = xmlDocGetRootElement(o->styles);
             add_style_root(o, ingest__ox_child(sr, OD_OFFICE, "styles"));
             add_style_root(o, ingest__ox_child(sr, OD_OFFICE, "automatic-styles"));
         }
-        rc = ingest__ox_load(o->z, "meta.xml", o->lim, &o->meta, &e);
-        if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
-            return keep_err_set(o->err, rc, "%s", e.msg);
+        if ((rc = ingest__ox_load_opt(o->z, "meta.xml", o->lim, &o->meta, o->err)))
+            return rc;
         if (o->meta)
             meta = ingest__ox_child(xmlDocGetRootElement(o->meta), OD_OFFICE, "meta");
     }
@@ -688,13 +693,8 @@ int ingest_parse_odt(const char *data, size_t len, const ingest_limits *lim, ing
                      keep_err *err)
 {
     odf o;
-    memset(&o, 0, sizeof o);
-    o.lim = lim;
-    o.doc = doc;
-    o.err = err;
-    keep_err_clear(err);
     xmlNodePtr body;
-    int rc = odf_open(&o, data, len, "text", &body);
+    int rc = odf_open(&o, data, len, lim, doc, err, "text", &body);
     if (!rc)
         rc = blocks(&o, body, -1, 0);
     if (!rc)
@@ -799,14 +799,9 @@ int ingest_parse_odp(const char *data, size_t len, const ingest_limits *lim, ing
                      keep_err *err)
 {
     odf o;
-    memset(&o, 0, sizeof o);
-    o.lim = lim;
-    o.doc = doc;
-    o.err = err;
-    o.slides = 1;
-    keep_err_clear(err);
     xmlNodePtr body;
-    int rc = odf_open(&o, data, len, "presentation", &body);
+    int rc = odf_open(&o, data, len, lim, doc, err, "presentation", &body);
+    o.slides = 1;
     int n = 0;
     for (xmlNodePtr p = body && !rc ? body->children : NULL; p && !rc; p = p->next) {
         if (!ingest__ox_is(p, OD_DRAW, "page"))
@@ -836,13 +831,8 @@ int ingest_parse_ods(const char *data, size_t len, const ingest_limits *lim, ing
                      keep_err *err)
 {
     odf o;
-    memset(&o, 0, sizeof o);
-    o.lim = lim;
-    o.doc = doc;
-    o.err = err;
-    keep_err_clear(err);
     xmlNodePtr body;
-    int rc = odf_open(&o, data, len, "spreadsheet", &body);
+    int rc = odf_open(&o, data, len, lim, doc, err, "spreadsheet", &body);
     unsigned n = 0;
     int cut = 0;
     char name[512];

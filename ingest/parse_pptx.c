@@ -165,11 +165,9 @@ static int diagram(pptx *x, xmlNodePtr relids)
     if (!r || !r->target)
         return KEEP_OK;
     xmlDocPtr dd = NULL;
-    keep_err e = {0};
-    int rc = ingest__ox_load(x->z, r->target, x->lim, &dd, &e);
-    if (rc)
-        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(x->err, rc, "%s", e.msg)
-                                                           : KEEP_OK;
+    int rc = ingest__ox_load_opt(x->z, r->target, x->lim, &dd, x->err);
+    if (rc || !dd)
+        return rc;
     xmlNodePtr lst = ingest__ox_child(xmlDocGetRootElement(dd), NULL, "ptLst");
     keep_buf line = {0};
     char type[32];
@@ -282,14 +280,8 @@ static int notes(pptx *x)
     int rc = KEEP_OK;
     const ingest__rel *r = ingest__rels_type(&x->rels, "notesSlide");
     xmlDocPtr nd = NULL;
-    if (r) {
-        keep_err e = {0};
-        rc = ingest__ox_load(x->z, r->target, x->lim, &nd, &e);
-        if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
-            keep_err_set(x->err, rc, "%s", e.msg);
-        else
-            rc = KEEP_OK; /* missing or broken notes: the slide still counts */
-    }
+    if (r) /* missing or broken notes: the slide still counts */
+        rc = ingest__ox_load_opt(x->z, r->target, x->lim, &nd, x->err);
     if (nd && !rc) {
         xmlNodePtr tree = ingest__ox_child(
             ingest__ox_child(xmlDocGetRootElement(nd), OX_P, "cSld"), OX_P, "spTree");

@@ -819,6 +819,19 @@ static char *guess_to_utf8(const char *data, size_t len, size_t *out_len)
     return out;
 }
 
+/* HTML parse of data in its guessed encoding. Caller frees with xmlFreeDoc;
+ * NULL with err set on failure. */
+static xmlDocPtr html_parse_guessed(const char *data, size_t len, const ingest_limits *lim,
+                                    keep_err *err)
+{
+    size_t clen = 0;
+    char *conv = guess_to_utf8(data, len, &clen);
+    xmlDocPtr x =
+        conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
+    keep_free(conv);
+    return x;
+}
+
 int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                       keep_err *err)
 {
@@ -827,11 +840,7 @@ int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, in
         return rc;
     if (len == 0) /* an empty page is an empty document, not a broken one */
         return ingest_doc_finish(doc);
-    size_t clen = 0;
-    char *conv = guess_to_utf8(data, len, &clen);
-    xmlDocPtr x =
-        conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
-    keep_free(conv);
+    xmlDocPtr x = html_parse_guessed(data, len, lim, err);
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
     rc = html_walk_doc(x, doc, err, "HTML");
@@ -848,13 +857,8 @@ int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, i
     xmlDocPtr x = ingest__xml_parse(data, len, lim, err);
     if (!x && err && err->code == KEEP_ERR_TOOBIG)
         return err->code;
-    if (!x) { /* not well-formed: real-world XHTML often is not */
-        size_t clen = 0;
-        char *conv = guess_to_utf8(data, len, &clen);
-        x = conv ? ingest__html_parse(conv, clen, lim, err)
-                 : ingest__html_parse(data, len, lim, err);
-        keep_free(conv);
-    }
+    if (!x) /* not well-formed: real-world XHTML often is not */
+        x = html_parse_guessed(data, len, lim, err);
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
     keep_err_clear(err);

@@ -152,11 +152,9 @@ static int fmt_cmp(const void *a, const void *b)
 static int load_styles(xlsx *x, const char *part)
 {
     xmlDocPtr d = NULL;
-    keep_err e = {0};
-    int rc = ingest__ox_load(x->z, part, x->lim, &d, &e);
-    if (rc)
-        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(x->err, rc, "%s", e.msg)
-                                                           : KEEP_OK;
+    int rc = ingest__ox_load_opt(x->z, part, x->lim, &d, x->err);
+    if (rc || !d)
+        return rc;
     xmlNodePtr root = xmlDocGetRootElement(d);
     xmlNodePtr fmts = ingest__ox_child(root, OX_S, "numFmts");
     xmlNodePtr xfs = ingest__ox_child(root, OX_S, "cellXfs");
