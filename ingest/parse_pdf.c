@@ -757,6 +757,21 @@ static int emit_table(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
     return rc ? rc : ingest_doc_para(doc);
 }
 
+/* Text of the heading starting at line i and its continuation lines, joined
+ * by spaces, into h (caller frees); *end is the line after it. */
+static int heading_text(const pdoc *pd, size_t i, keep_buf *h, size_t *end)
+{
+    size_t j = i;
+    do {
+        if ((j > i && keep_buf_putc(h, ' ')) ||
+            keep_buf_append(h, ltext(pd, &pd->lines[j]), pd->lines[j].len))
+            return KEEP_ERR_NOMEM;
+        j++;
+    } while (j < pd->n && pd->lines[j].cont);
+    *end = j;
+    return KEEP_OK;
+}
+
 /* Writes the OCR'd pages numbered below upto that are not written yet. */
 static int emit_ocr(const pdoc *pd, ingest_doc *doc, int *next, int upto)
 {
@@ -793,12 +808,7 @@ static int emit(const pdoc *pd, ingest_doc *doc)
         if (l->level > 0) {
             keep_buf h = {0};
             size_t j = i;
-            do {
-                if ((j > i && keep_buf_putc(&h, ' ')) ||
-                    keep_buf_append(&h, ltext(pd, &pd->lines[j]), pd->lines[j].len))
-                    rc = KEEP_ERR_NOMEM;
-                j++;
-            } while (!rc && j < pd->n && pd->lines[j].cont);
+            rc = heading_text(pd, i, &h, &j);
             if (!rc)
                 rc = ingest_doc_heading(doc, l->level, h.data, h.len);
             keep_buf_free(&h);
@@ -1058,12 +1068,7 @@ static int set_title(const pdoc *pd, PopplerDocument *pdf, ingest_doc *doc)
             continue;
         keep_buf h = {0};
         size_t j = i;
-        do {
-            if ((j > i && keep_buf_putc(&h, ' ')) ||
-                keep_buf_append(&h, ltext(pd, &pd->lines[j]), pd->lines[j].len))
-                rc = KEEP_ERR_NOMEM;
-            j++;
-        } while (!rc && j < pd->n && pd->lines[j].cont);
+        rc = heading_text(pd, i, &h, &j);
         if (!rc)
             rc = ingest_doc_title(doc, h.data, h.len, 0);
         keep_buf_free(&h);

@@ -45,6 +45,15 @@ static int is_title(const char *ph)
     return ph && (strcmp(ph, "title") == 0 || strcmp(ph, "ctrTitle") == 0);
 }
 
+/* Offset of the first character of b above a space (b->len when blank). */
+static size_t skip_blanks(const keep_buf *b)
+{
+    size_t i = 0;
+    while (i < b->len && (unsigned char)b->data[i] <= ' ')
+        i++;
+    return i;
+}
+
 /* Text of one a:p: runs, fields, line breaks. */
 static int para_text(xmlNodePtr p, keep_buf *out)
 {
@@ -89,9 +98,7 @@ static int body_lines(pptx *x, xmlNodePtr txbody, int implied_bullets)
         keep_buf_reset(&line);
         if ((rc = para_text(p, &line)))
             break;
-        size_t i = 0;
-        while (i < line.len && (unsigned char)line.data[i] <= ' ')
-            i++;
+        size_t i = skip_blanks(&line);
         if (i == line.len)
             continue;
         xmlNodePtr ppr = ingest__ox_child(p, OX_A, "pPr");
@@ -179,9 +186,7 @@ static int diagram(pptx *x, xmlNodePtr relids)
         keep_buf_reset(&line);
         if ((rc = body_flat(ingest__ox_child(pt, NULL, "t"), &line)))
             break;
-        size_t i = 0;
-        while (i < line.len && (unsigned char)line.data[i] <= ' ')
-            i++;
+        size_t i = skip_blanks(&line);
         if (i == line.len)
             continue;
         if (!(rc = ingest_doc_puts(x->doc, "- ")) &&

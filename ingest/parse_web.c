@@ -832,6 +832,17 @@ static xmlDocPtr html_parse_guessed(const char *data, size_t len, const ingest_l
     return x;
 }
 
+/* Walks a parsed page into doc and frees it; x NULL is the parse error in
+ * err. */
+static int walk_and_free(xmlDocPtr x, ingest_doc *doc, keep_err *err, const char *what)
+{
+    if (!x)
+        return err ? err->code : KEEP_ERR_PARSE;
+    int rc = html_walk_doc(x, doc, err, what);
+    xmlFreeDoc(x);
+    return rc;
+}
+
 int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                       keep_err *err)
 {
@@ -840,12 +851,7 @@ int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, in
         return rc;
     if (len == 0) /* an empty page is an empty document, not a broken one */
         return ingest_doc_finish(doc);
-    xmlDocPtr x = html_parse_guessed(data, len, lim, err);
-    if (!x)
-        return err ? err->code : KEEP_ERR_PARSE;
-    rc = html_walk_doc(x, doc, err, "HTML");
-    xmlFreeDoc(x);
-    return rc;
+    return walk_and_free(html_parse_guessed(data, len, lim, err), doc, err, "HTML");
 }
 
 int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
@@ -859,12 +865,9 @@ int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, i
         return err->code;
     if (!x) /* not well-formed: real-world XHTML often is not */
         x = html_parse_guessed(data, len, lim, err);
-    if (!x)
-        return err ? err->code : KEEP_ERR_PARSE;
-    keep_err_clear(err);
-    rc = html_walk_doc(x, doc, err, "XHTML");
-    xmlFreeDoc(x);
-    return rc;
+    else
+        keep_err_clear(err);
+    return walk_and_free(x, doc, err, "XHTML");
 }
 
 /* ---- generic XML --------------------------------------------------------- */
@@ -1143,11 +1146,8 @@ int ingest_parse_xml(const char *data, size_t len, const ingest_limits *lim, ing
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
     xmlNodePtr root = xmlDocGetRootElement(x);
-    if (root && strcasecmp(ename(root), "html") == 0) {
-        rc = html_walk_doc(x, doc, err, "XHTML");
-        xmlFreeDoc(x);
-        return rc;
-    }
+    if (root && strcasecmp(ename(root), "html") == 0)
+        return walk_and_free(x, doc, err, "XHTML");
     xwalk w;
     memset(&w, 0, sizeof w);
     w.doc = doc;
