@@ -178,6 +178,18 @@ static int page_header(xmlNodePtr n)
     return 1;
 }
 
+/* The node after c in a depth-first walk of the subtree under n: c's first
+ * child when down, else the next sibling of c or of its nearest ancestor
+ * below n; NULL at the end. */
+static xmlNodePtr walk_next(xmlNodePtr n, xmlNodePtr c, int down)
+{
+    if (down && c->children)
+        return c->children;
+    while (c && c != n && !c->next)
+        c = c->parent;
+    return !c || c == n ? NULL : c->next;
+}
+
 /* Whether the subtree under n holds an element named in list (not n). */
 static int subtree_has(xmlNodePtr n, const char *const *list)
 {
@@ -185,15 +197,7 @@ static int subtree_has(xmlNodePtr n, const char *const *list)
     while (c) {
         if (c->type == XML_ELEMENT_NODE && name_in(ename(c), list))
             return 1;
-        if (c->type == XML_ELEMENT_NODE && c->children) {
-            c = c->children;
-            continue;
-        }
-        while (c && c != n && !c->next)
-            c = c->parent;
-        if (!c || c == n)
-            break;
-        c = c->next;
+        c = walk_next(n, c, c->type == XML_ELEMENT_NODE);
     }
     return 0;
 }
@@ -265,15 +269,7 @@ static int collect(xmlNodePtr n, keep_buf *b, int raw, size_t cap)
         }
         if (cap && b->len > cap)
             break;
-        if (down && c->children) {
-            c = c->children;
-            continue;
-        }
-        while (c && c != n && !c->next)
-            c = c->parent;
-        if (!c || c == n)
-            break;
-        c = c->next;
+        c = walk_next(n, c, down);
     }
     return KEEP_OK;
 }
@@ -293,17 +289,9 @@ static int shows_text(xmlNodePtr n, unsigned cap)
         } else if (c->type == XML_ELEMENT_NODE) {
             down = !html_dropped_el(c);
         }
-        if (down && c->children) {
-            c = c->children;
-            continue;
-        }
-        while (c && c != n && !c->next)
-            c = c->parent;
-        if (!c || c == n)
-            break;
-        c = c->next;
+        c = walk_next(n, c, down);
     }
-    return c != NULL && c != n; /* cap reached while nodes remained */
+    return c != NULL; /* cap reached while nodes remained */
 }
 
 typedef struct hlist {
