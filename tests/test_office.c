@@ -764,6 +764,50 @@ static void test_xlsx_numfmt(void)
     keep_buf_free(&sheet);
 }
 
+/* Sparse sheets: a cell in the last row and column, and rows of formatted
+ * but empty cells (what a whole-column style leaves), write only the values. */
+static void test_xlsx_sparse(void)
+{
+    keep_buf sheet = {0};
+    keep_buf_puts(&sheet, "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+                          "2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>"
+                          "Name</t></is></c><c r=\"B1\" t=\"inlineStr\"><is><t>Qty</t></is></c></row>");
+    for (int r = 2; r < 2002; r++) {
+        keep_buf_printf(&sheet, "<row r=\"%d\" s=\"1\" customFormat=\"1\">", r);
+        for (int col = 0; col < 26; col++)
+            keep_buf_printf(&sheet, "<c r=\"%c%d\" s=\"1\"/>", 'A' + col, r);
+        keep_buf_puts(&sheet, "</row>");
+    }
+    keep_buf_puts(&sheet, "<row r=\"1048576\"><c r=\"A1048576\" t=\"inlineStr\"><is><t>far</t></is>"
+                          "</c><c r=\"B1048576\"><v>3</v></c><c r=\"XFD1048576\"><v>9</v></c></row>"
+                          "</sheetData></worksheet>");
+    static const char root[] = OOXML_RELS("officeDocument", "xl/workbook.xml");
+    static const char wb[] =
+        "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+        "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
+        "<sheet name=\"Sparse\" sheetId=\"1\" r:id=\"r1\"/></sheets></workbook>";
+    static const char wrels[] = OOXML_RELS("worksheet", "s.xml");
+    mpart parts[] = {{"_rels/.rels", root, sizeof root - 1},
+                     {"xl/workbook.xml", wb, sizeof wb - 1},
+                     {"xl/_rels/workbook.xml.rels", wrels, sizeof wrels - 1},
+                     {"xl/s.xml", sheet.data, sheet.len}};
+    size_t len = 0;
+    char *z = make_zip(parts, 4, 0, &len);
+    ingest_limits lim;
+    ingest_limits_default(&lim);
+    ingest_doc doc;
+    keep_err err = {0};
+    ingest_doc_init(&doc, &lim);
+    ASSERT_EQ_INT(z ? ingest_parse_xlsx(z, len, &lim, &doc, &err) : -1, KEEP_OK,
+                  "sparse sheet parses");
+    ASSERT_EQ_STR(doc.text.data ? doc.text.data : "",
+                  "Sparse\n\nName | Qty\nName: far; Qty: 3; 9",
+                  "sparse sheet: empty formatted cells write nothing, the far cell has no header");
+    ingest_doc_free(&doc);
+    keep_free(z);
+    keep_buf_free(&sheet);
+}
+
 /* Every allocation failure point of a whole parse is a clean error. */
 static void test_alloc_failures(void)
 {
@@ -816,6 +860,7 @@ int main(void)
     test_hostile();
     test_generated();
     test_xlsx_numfmt();
+    test_xlsx_sparse();
     test_alloc_failures();
     return tap_done();
 }
