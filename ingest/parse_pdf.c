@@ -492,7 +492,8 @@ static int find_running(pdoc *pd)
         k[nk++].line = i;
     }
     qsort(k, nk, sizeof *k, cmp_rkey);
-    const int need = 3;
+    /* on three pages; a two-page document's footer is on both */
+    const int need = pd->n_pages >= 3 ? 3 : 2;
     for (size_t a = 0; a < nk;) {
         size_t b = a;
         int pages = 0;

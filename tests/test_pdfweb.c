@@ -173,9 +173,10 @@ static void test_pdf_columns(void)
 }
 
 /* ---- PDFs written here ------------------------------------------------------
- * One A4 page of text in the standard Helvetica fonts (poppler knows their
- * metrics, no font file needed), each string placed at (x, y from the top):
- * the tests know exactly where every line and cell is. */
+ * A4 pages of text in the standard Helvetica fonts (poppler knows their
+ * metrics, no font file needed), each string placed at (x, y from the top of
+ * the first page; y >= 842 is on a later page): the tests know exactly where
+ * every line and cell is. */
 
 typedef struct gtext {
     double x, y, size;
@@ -183,45 +184,66 @@ typedef struct gtext {
     const char *s;
 } gtext;
 
+#define GEN_MAX_PAGES 4
+
 /* Caller frees with keep_free. */
 static char *gen_pdf(const gtext *t, size_t n, size_t *len)
 {
-    keep_buf content = {0}, b = {0};
+    keep_buf content[GEN_MAX_PAGES], b = {0};
+    memset(content, 0, sizeof content);
+    int pages = 1;
     for (size_t i = 0; i < n; i++) {
-        keep_buf_printf(&content, "BT /%s %.1f Tf %.2f %.2f Td (", t[i].bold ? "F2" : "F1",
-                        t[i].size, t[i].x, 842.0 - t[i].y);
+        int pg = (int)(t[i].y / 842.0);
+        if (pg >= GEN_MAX_PAGES)
+            continue;
+        if (pg + 1 > pages)
+            pages = pg + 1;
+        keep_buf *cb = &content[pg];
+        keep_buf_printf(cb, "BT /%s %.1f Tf %.2f %.2f Td (", t[i].bold ? "F2" : "F1", t[i].size,
+                        t[i].x, 842.0 * (pg + 1) - t[i].y);
         for (const char *s = t[i].s; *s; s++) {
             if (*s == '(' || *s == ')' || *s == '\\')
-                keep_buf_putc(&content, '\\');
-            keep_buf_putc(&content, *s);
+                keep_buf_putc(cb, '\\');
+            keep_buf_putc(cb, *s);
         }
-        keep_buf_puts(&content, ") Tj ET\n");
+        keep_buf_puts(cb, ") Tj ET\n");
     }
-    size_t off[7];
+    /* objects: 1 catalog, 2 pages, 3 and 4 fonts, then page and content per page */
+    size_t off[5 + 2 * GEN_MAX_PAGES];
+    int nobj = 4 + 2 * pages;
     keep_buf_puts(&b, "%PDF-1.4\n");
     off[1] = b.len;
     keep_buf_puts(&b, "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n");
     off[2] = b.len;
-    keep_buf_puts(&b, "2 0 obj << /Type /Pages /Count 1 /Kids [3 0 R] >> endobj\n");
+    keep_buf_printf(&b, "2 0 obj << /Type /Pages /Count %d /Kids [", pages);
+    for (int p = 0; p < pages; p++)
+        keep_buf_printf(&b, " %d 0 R", 5 + 2 * p);
+    keep_buf_puts(&b, " ] >> endobj\n");
     off[3] = b.len;
-    keep_buf_puts(&b, "3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources "
-                      "<< /Font << /F1 5 0 R /F2 6 0 R >> >> /Contents 4 0 R >> endobj\n");
+    keep_buf_puts(&b, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+                      "/Encoding /WinAnsiEncoding >> endobj\n");
     off[4] = b.len;
-    keep_buf_printf(&b, "4 0 obj << /Length %zu >> stream\n", content.len);
-    keep_buf_append(&b, content.data, content.len);
-    keep_buf_puts(&b, "endstream endobj\n");
-    off[5] = b.len;
-    keep_buf_puts(&b, "5 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+    keep_buf_puts(&b, "4 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
                       "/Encoding /WinAnsiEncoding >> endobj\n");
-    off[6] = b.len;
-    keep_buf_puts(&b, "6 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
-                      "/Encoding /WinAnsiEncoding >> endobj\n");
+    for (int p = 0; p < pages; p++) {
+        off[5 + 2 * p] = b.len;
+        keep_buf_printf(&b, "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+                            "/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R "
+                            ">> endobj\n", 5 + 2 * p, 6 + 2 * p);
+        off[6 + 2 * p] = b.len;
+        keep_buf_printf(&b, "%d 0 obj << /Length %zu >> stream\n", 6 + 2 * p, content[p].len);
+        if (content[p].len)
+            keep_buf_append(&b, content[p].data, content[p].len);
+        keep_buf_puts(&b, "endstream endobj\n");
+    }
     size_t xref = b.len;
-    keep_buf_puts(&b, "xref\n0 7\n0000000000 65535 f \n");
-    for (int i = 1; i < 7; i++)
+    keep_buf_printf(&b, "xref\n0 %d\n0000000000 65535 f \n", nobj + 1);
+    for (int i = 1; i <= nobj; i++)
         keep_buf_printf(&b, "%010zu 00000 n \n", off[i]);
-    keep_buf_printf(&b, "trailer << /Size 7 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", xref);
-    keep_buf_free(&content);
+    keep_buf_printf(&b, "trailer << /Size %d /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", nobj + 1,
+                    xref);
+    for (int p = 0; p < GEN_MAX_PAGES; p++)
+        keep_buf_free(&content[p]);
     *len = b.len;
     return keep_buf_take(&b);
 }
@@ -338,6 +360,27 @@ static void test_pdf_wrapped_table(void)
            !has(&p, "video phone screen"),
        "pdf tight table: rows not merged into one");
     OK(has(&p, "Lighthouse") && has(&p, "weeks ahead"), "pdf tight table: text kept");
+    ingest_doc_free(&p.doc);
+}
+
+/* A two-page document's running footer (same text, page number aside) is
+ * furniture on both pages. */
+static void test_pdf_two_page_footer(void)
+{
+    static const gtext t[] = {
+        {72, 80, 11, 0, "The first page says that the depot opens at six."},
+        {150, 800, 8, 0, "Brightwater Freight GmbH - Depot Rules - page 1"},
+        {72, 842 + 80, 11, 0, "The second page says that it closes at ten."},
+        {150, 842 + 800, 8, 0, "Brightwater Freight GmbH - Depot Rules - page 2"},
+    };
+    parsed p;
+    parse_gen(&p, t, sizeof t / sizeof t[0]);
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf two pages: parses");
+    ASSERT_EQ_STR(text(&p),
+                  "The first page says that the depot opens at six.\n\n"
+                  "The second page says that it closes at ten.",
+                  "pdf two pages: running footer dropped");
+    ASSERT_EQ_INT(page_of(&p, "closes at ten"), 2, "pdf two pages: page of the second text");
     ingest_doc_free(&p.doc);
 }
 
@@ -801,6 +844,7 @@ int main(void)
     test_pdf_columns();
     test_pdf_paragraphs();
     test_pdf_wrapped_table();
+    test_pdf_two_page_footer();
     test_pdf_outline();
     test_pdf_encrypted();
     test_pdf_broken();
