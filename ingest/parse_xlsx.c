@@ -593,22 +593,51 @@ static int numfmt_render(const char *code, const char *raw, double v, nf_out *o)
     return !o->full;
 }
 
+/* raw without the binary noise of a double written with 17 digits
+ * ("0.30000000000000004" is 0.3, as Excel shows it: 15 significant digits
+ * at most); raw itself when it has 15 or fewer or is not a number. */
+static const char *general_text(const char *raw, char *buf, size_t cap)
+{
+    int sig = 0, lead = 1;
+    const char *p = raw;
+    if (*p == '-' || *p == '+')
+        p++;
+    for (; *p && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.')
+            continue;
+        if (*p < '0' || *p > '9')
+            return raw;
+        if (*p != '0')
+            lead = 0;
+        sig += !lead;
+    }
+    if (sig <= 15)
+        return raw;
+    char *end;
+    double v = strtod(raw, &end);
+    if (end == raw || *end || v != v)
+        return raw;
+    snprintf(buf, cap, "%.15g", v);
+    return buf;
+}
+
 /* Appends number raw as its cell style shows it. */
 static int number_value(const xlsx *x, long s, const char *raw, keep_buf *out)
 {
-    char iso[48];
+    char iso[48], g[40];
+    const char *shown = general_text(raw, g, sizeof g);
     if (s < 0 || (size_t)s >= x->n_xf)
-        return keep_buf_puts(out, raw);
+        return keep_buf_puts(out, shown);
     const struct xf *f = &x->xf[s];
     if (f->kind)
-        return keep_buf_puts(out, serial_to_iso(x, raw, f->kind, iso, sizeof iso) ? iso : raw);
+        return keep_buf_puts(out, serial_to_iso(x, raw, f->kind, iso, sizeof iso) ? iso : shown);
     const char *code = f->code ? x->codes.data + f->code - 1 : builtin_code(f->id);
     char *end;
     double v = code ? strtod(raw, &end) : 0;
     nf_out o = {{0}, 0, 0};
-    if (code && end != raw && !*end && v == v && numfmt_render(code, raw, v, &o))
+    if (code && end != raw && !*end && v == v && numfmt_render(code, shown, v, &o))
         return keep_buf_append(out, o.s, o.n);
-    return keep_buf_puts(out, raw);
+    return keep_buf_puts(out, shown);
 }
 
 /* "BC12" -> column 54 (0-based); -1 when not a reference. */
