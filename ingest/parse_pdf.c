@@ -922,14 +922,14 @@ static int cell_join(const pdoc *pd, const tpiece *const *v, size_t n, float em,
 /* Pieces of lines [i, limit) that form a table with columns starting at x[];
  * the end of the table's lines in *end. Caller frees *out with keep_free. */
 static int table_pieces(const pdoc *pd, size_t i, size_t limit, const float *x, int ncols,
-                        float em, tpiece **out, size_t *n_out, size_t *end)
+                        float em, size_t *budget, tpiece **out, size_t *n_out, size_t *end)
 {
     float tol = 0.5f * em > 4 ? 0.5f * em : 4;
     const pline *h = &pd->lines[i];
     tpiece *v = NULL;
     size_t n = 0, cap = 0, j = i;
     float bottom = h->y2;
-    for (; j < limit && j < i + PDF_TABLE_MAX_LINES; j++) {
+    for (; j < limit && j < i + PDF_TABLE_MAX_LINES && *budget; j++, (*budget)--) {
         const pline *l = &pd->lines[j];
         if (l->page != h->page || l->level != 0 || !l->geom ||
             (size_t)l->ncells + n > (size_t)PDF_TABLE_MAX_LINES * 4)
@@ -974,8 +974,11 @@ static int table_pieces(const pdoc *pd, size_t i, size_t limit, const float *x, 
 }
 
 /* Lines [i, *end) when they are a table with wrapped cells, emitted; *end
- * is i when they are not (nothing emitted). */
-static int emit_wrapped_table(const pdoc *pd, ingest_doc *doc, size_t i, size_t *end)
+ * is i when they are not (nothing emitted). *budget bounds the lines
+ * examined over the whole document: rows of misaligned cells would
+ * otherwise each start a scan of the lines below them. */
+static int emit_wrapped_table(const pdoc *pd, ingest_doc *doc, size_t i, size_t *budget,
+                              size_t *end)
 {
     *end = i;
     const pline *h = &pd->lines[i];
@@ -1001,9 +1004,9 @@ static int emit_wrapped_table(const pdoc *pd, ingest_doc *doc, size_t i, size_t 
     size_t n = 0, j = i, limit = pd->n;
     int rc;
 again:
-    rc = table_pieces(pd, i, limit, x, ncols, em, &v, &n, &j);
-    if (rc || j < i + 2 || n < 4)
-        goto out;
+    rc = table_pieces(pd, i, limit, x, ncols, em, budget, &v, &n, &j);
+    if (rc || j < i + 2 || n < 4 || !*budget)
+        goto out; /* no table, or the scan was cut short */
     qsort(v, n, sizeof *v, cmp_piece_y);
     /* rows: a gap clearly wider than the gap between a cell's lines */
     float usual = h->page >= 1 && h->page <= pd->n_pages ? pd->page_gap[h->page - 1] : 0;
@@ -1140,6 +1143,7 @@ static int emit_ocr(const pdoc *pd, ingest_doc *doc, int *next, int upto)
 static int emit(const pdoc *pd, ingest_doc *doc)
 {
     int rc = KEEP_OK;
+    size_t table_budget = 16 * pd->n + 20000;
     size_t i = 0, para = 0;
     int in_para = 0, page = 0, next_ocr = 1;
     while (i < pd->n && !rc) {
@@ -1169,7 +1173,7 @@ static int emit(const pdoc *pd, ingest_doc *doc)
             continue;
         }
         size_t wend = i;
-        if ((rc = emit_wrapped_table(pd, doc, i, &wend)))
+        if ((rc = emit_wrapped_table(pd, doc, i, &table_budget, &wend)))
             break;
         if (wend > i) {
             i = wend;
