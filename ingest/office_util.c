@@ -120,6 +120,16 @@ int ingest__ox_load(ingest_zip *z, const char *name, const ingest_limits *lim, x
     return KEEP_OK;
 }
 
+int ingest__ox_load_opt(ingest_zip *z, const char *name, const ingest_limits *lim,
+                        xmlDocPtr *out, keep_err *err)
+{
+    keep_err e = {0};
+    int rc = ingest__ox_load(z, name, lim, out, &e);
+    if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
+        return keep_err_set(err, rc, "%s", e.msg);
+    return KEEP_OK;
+}
+
 /* ---- relationships ----------------------------------------------------------- */
 
 void ingest__rels_free(ingest__rels *r)

@@ -55,6 +55,12 @@ int ingest__ox_text(xmlNodePtr n, keep_buf *out);
 int ingest__ox_load(ingest_zip *z, const char *name, const ingest_limits *lim, xmlDocPtr *out,
                     keep_err *err);
 
+/* An optional part (styles, numbering, notes, meta): absent or broken is
+ * KEEP_OK with *out NULL, as the document still reads without it; only
+ * out-of-memory and size caps are errors. Caller frees *out with xmlFreeDoc. */
+int ingest__ox_load_opt(ingest_zip *z, const char *name, const ingest_limits *lim,
+                        xmlDocPtr *out, keep_err *err);
+
 /* ---- OPC relationships ------------------------------------------------------ */
 typedef struct ingest__rel {
     char *id;

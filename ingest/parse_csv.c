@@ -228,6 +228,15 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
+/* Field i of r without surrounding blanks. */
+static const char *field(const csv_record *r, size_t i, size_t *n)
+{
+    const char *s = r->data.data + r->off[i];
+    *n = r->n[i];
+    trim(&s, n);
+    return s;
+}
+
 /* Numbers, amounts, dates and times: digits with ASCII punctuation only. */
 static int numeric_like(const char *s, size_t n)
 {
@@ -248,18 +257,16 @@ static int looks_like_header(const csv_record *r, int have_more_rows)
         return 0;
     size_t nonempty = 0;
     for (size_t i = 0; i < r->count; i++) {
-        const char *s = r->data.data + r->off[i];
-        size_t n = r->n[i];
-        trim(&s, &n);
+        size_t n;
+        const char *s = field(r, i, &n);
         if (!n)
             continue;
         nonempty++;
         if (n > MAX_HEADER_CELL || numeric_like(s, n))
             return 0;
         for (size_t j = 0; j < i; j++) {
-            const char *t = r->data.data + r->off[j];
-            size_t m = r->n[j];
-            trim(&t, &m);
+            size_t m;
+            const char *t = field(r, j, &m);
             if (m == n && memcmp(s, t, n) == 0)
                 return 0;
         }
@@ -289,9 +296,8 @@ static int header_take(csv_header *h, const csv_record *r)
         return KEEP_ERR_NOMEM;
     h->count = r->count;
     for (size_t i = 0; i < r->count; i++) {
-        const char *s = r->data.data + r->off[i];
-        size_t n = r->n[i];
-        trim(&s, &n);
+        size_t n;
+        const char *s = field(r, i, &n);
         h->names[i] = n ? keep_strndup(s, n) : NULL; /* NULL: "Column N" */
         if (n && !h->names[i])
             return KEEP_ERR_NOMEM;
@@ -305,9 +311,8 @@ static int render_record(const csv_header *h, const csv_record *r, keep_buf *lin
 {
     keep_buf_reset(line);
     for (size_t i = 0; i < r->count; i++) {
-        const char *s = r->data.data + r->off[i];
-        size_t n = r->n[i];
-        trim(&s, &n);
+        size_t n;
+        const char *s = field(r, i, &n);
         if (!n)
             continue;
         n = keep_utf8_floor(s, n); /* a capped field may end mid-character */

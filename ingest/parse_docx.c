@@ -113,11 +113,9 @@ static int style_cmp(const void *a, const void *b)
 static int load_styles(docx *d, const char *part)
 {
     xmlDocPtr x = NULL;
-    keep_err e = {0};
-    int rc = ingest__ox_load(d->z, part, d->lim, &x, &e);
-    if (rc)
-        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(d->err, rc, "%s", e.msg)
-                                                           : KEEP_OK;
+    int rc = ingest__ox_load_opt(d->z, part, d->lim, &x, d->err);
+    if (rc || !x)
+        return rc;
     xmlNodePtr root = xmlDocGetRootElement(x);
     size_t n = 0;
     for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next)
@@ -257,11 +255,9 @@ static int num_cmp(const void *a, const void *b)
 static int load_numbering(docx *d, const char *part)
 {
     xmlDocPtr x = NULL;
-    keep_err e = {0};
-    int rc = ingest__ox_load(d->z, part, d->lim, &x, &e);
-    if (rc)
-        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(d->err, rc, "%s", e.msg)
-                                                           : KEEP_OK;
+    int rc = ingest__ox_load_opt(d->z, part, d->lim, &x, d->err);
+    if (rc || !x)
+        return rc;
     xmlNodePtr root = xmlDocGetRootElement(x);
     size_t na = 0, nn = 0;
     for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next) {
@@ -434,11 +430,9 @@ static int note_cmp(const void *a, const void *b)
 static int load_notes(docx *d, const char *part, const char *elem, xmlDocPtr *xd, dnote **out,
                       size_t *n)
 {
-    keep_err e = {0};
-    int rc = ingest__ox_load(d->z, part, d->lim, xd, &e);
-    if (rc)
-        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(d->err, rc, "%s", e.msg)
-                                                           : KEEP_OK;
+    int rc = ingest__ox_load_opt(d->z, part, d->lim, xd, d->err);
+    if (rc || !*xd)
+        return rc;
     xmlNodePtr root = xmlDocGetRootElement(*xd);
     size_t count = 0;
     for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next)

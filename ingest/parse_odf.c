@@ -4,9 +4,12 @@
  * All three share content.xml's vocabulary: text:h (with outline-level) and
  * text:p, text:list, table:table, draw:frame text boxes, text:note. Tables
  * and sheets use table:number-columns-repeated / number-rows-repeated, which
- * a hostile file sets to 10^9: empty repeats only move a counter, non-empty
- * ones are expanded up to the column limit, a per-row repeat bound and a
- * per-document cell budget, so the work stays proportional to the output.
+ * a hostile file sets to 10^9: empty repeats only move a counter and write
+ * nothing; non-empty ones are expanded up to ODF_MAX_CELL_REPEAT copies of
+ * a cell and ODF_MAX_ROW_REPEAT copies of a row (more copies of the same
+ * text answer no further question), under a per-document cell budget, and
+ * the document's "Truncated" note says so. The work stays proportional to
+ * the output.
  * A package whose manifest lists encryption data is refused (its parts are
  * ciphertext). */
 #include <stdlib.h>
@@ -17,8 +20,10 @@
 #include "xml_safe.h"
 
 #define ODF_MAX_DEPTH 512
-/* Copies written of one non-empty row carrying number-rows-repeated. */
-#define ODF_MAX_ROW_REPEAT 1000
+/* Copies written of one non-empty row carrying number-rows-repeated, and of
+ * one non-empty cell carrying number-columns-repeated. */
+#define ODF_MAX_ROW_REPEAT 100
+#define ODF_MAX_CELL_REPEAT 64
 
 typedef struct lstyle {
     char *name;
@@ -42,6 +47,7 @@ typedef struct odf {
     long last_count; /* last number of the previous top-level list */
     size_t cells;
     int truncated;
+    int repeat_cut; /* a repeat count was capped */
 } odf;
 
 /* ---- opening ----------------------------------------------------------------- */
@@ -92,8 +98,16 @@ static int meta_props(odf *o, xmlNodePtr meta)
 }
 
 /* Loads the document and returns its office:<kind> body element. */
-static int odf_open(odf *o, const char *data, size_t len, const char *kind, xmlNodePtr *body)
+/* Starts a parse: o set up for doc, the package (or flat XML) opened and
+ * its body of that kind found. odf_close frees o even on failure. */
+static int odf_open(odf *o, const char *data, size_t len, const ingest_limits *lim,
+                    ingest_doc *doc, keep_err *err, const char *kind, xmlNodePtr *body)
 {
+    memset(o, 0, sizeof *o);
+    o->lim = lim;
+    o->doc = doc;
+    o->err = err;
+    keep_err_clear(err);
     *body = NULL;
     xmlNodePtr root, meta = NULL;
     if (is_flat(data, len)) {
@@ -132,18 +146,15 @@ static int odf_open(odf *o, const char *data, size_t len, const char *kind, xmlN
         if (!ingest__ox_is(root, OD_OFFICE, "document-content"))
             return keep_err_set(o->err, KEEP_ERR_PARSE, "content.xml is not OpenDocument content");
         add_style_root(o, ingest__ox_child(root, OD_OFFICE, "automatic-styles"));
-        keep_err e = {0};
-        rc = ingest__ox_load(o->z, "styles.xml", o->lim, &o->styles, &e);
-        if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
-            return keep_err_set(o->err, rc, "%s", e.msg);
+        if ((rc = ingest__ox_load_opt(o->z, "styles.xml", o->lim, &o->styles, o->err)))
+            return rc;
         if (o->styles) {
             xmlNodePtr sr = xmlDocGetRootElement(o->styles);
             add_style_root(o, ingest__ox_child(sr, OD_OFFICE, "styles"));
             add_style_root(o, ingest__ox_child(sr, OD_OFFICE, "automatic-styles"));
         }
-        rc = ingest__ox_load(o->z, "meta.xml", o->lim, &o->meta, &e);
-        if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
-            return keep_err_set(o->err, rc, "%s", e.msg);
+        if ((rc = ingest__ox_load_opt(o->z, "meta.xml", o->lim, &o->meta, o->err)))
+            return rc;
         if (o->meta)
             meta = ingest__ox_child(xmlDocGetRootElement(o->meta), OD_OFFICE, "meta");
     }
@@ -561,6 +572,10 @@ static int table_row(odf *o, xmlNodePtr tr, ingest__table *t, orow *row, keep_bu
             continue;
         }
         size_t max = o->doc->max_text;
+        if (rep > ODF_MAX_CELL_REPEAT) {
+            o->repeat_cut = 1;
+            rep = ODF_MAX_CELL_REPEAT;
+        }
         for (long k = 0; k < rep && col < INGEST_TAB_MAX_COLS && !rc; k++, col++) {
             if (max && (cell->len > max || row->text.len > max - cell->len))
                 return KEEP_ERR_TOOBIG; /* repeated cells past what a document may hold */
@@ -572,8 +587,10 @@ static int table_row(odf *o, xmlNodePtr tr, ingest__table *t, orow *row, keep_bu
     long rep = ingest__ox_attr_long(tr, OD_TABLE, "number-rows-repeated", 1, 1L << 30);
     if (rep < 1)
         rep = 1;
-    if (rep > ODF_MAX_ROW_REPEAT)
+    if (rep > ODF_MAX_ROW_REPEAT) {
+        o->repeat_cut = 1;
         rep = ODF_MAX_ROW_REPEAT;
+    }
     for (long k = 0; k < rep && !rc; k++) {
         if (o->cells + row->n > INGEST_SHEET_MAX_CELLS) {
             o->truncated = 1;
@@ -676,13 +693,8 @@ int ingest_parse_odt(const char *data, size_t len, const ingest_limits *lim, ing
                      keep_err *err)
 {
     odf o;
-    memset(&o, 0, sizeof o);
-    o.lim = lim;
-    o.doc = doc;
-    o.err = err;
-    keep_err_clear(err);
     xmlNodePtr body;
-    int rc = odf_open(&o, data, len, "text", &body);
+    int rc = odf_open(&o, data, len, lim, doc, err, "text", &body);
     if (!rc)
         rc = blocks(&o, body, -1, 0);
     if (!rc)
@@ -787,14 +799,9 @@ int ingest_parse_odp(const char *data, size_t len, const ingest_limits *lim, ing
                      keep_err *err)
 {
     odf o;
-    memset(&o, 0, sizeof o);
-    o.lim = lim;
-    o.doc = doc;
-    o.err = err;
-    o.slides = 1;
-    keep_err_clear(err);
     xmlNodePtr body;
-    int rc = odf_open(&o, data, len, "presentation", &body);
+    int rc = odf_open(&o, data, len, lim, doc, err, "presentation", &body);
+    o.slides = 1;
     int n = 0;
     for (xmlNodePtr p = body && !rc ? body->children : NULL; p && !rc; p = p->next) {
         if (!ingest__ox_is(p, OD_DRAW, "page"))
@@ -813,17 +820,19 @@ int ingest_parse_odp(const char *data, size_t len, const ingest_limits *lim, ing
 
 /* ---- spreadsheets -------------------------------------------------------------- */
 
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define REPEAT_NOTE                                                                            \
+    "repeated rows shown " STR(ODF_MAX_ROW_REPEAT) " times at most, repeated cells "           \
+    STR(ODF_MAX_CELL_REPEAT) " times"
+#define CELLS_NOTE "sheets cut after " STR(INGEST_SHEET_MAX_CELLS) " cells"
+
 int ingest_parse_ods(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                      keep_err *err)
 {
     odf o;
-    memset(&o, 0, sizeof o);
-    o.lim = lim;
-    o.doc = doc;
-    o.err = err;
-    keep_err_clear(err);
     xmlNodePtr body;
-    int rc = odf_open(&o, data, len, "spreadsheet", &body);
+    int rc = odf_open(&o, data, len, lim, doc, err, "spreadsheet", &body);
     unsigned n = 0;
     int cut = 0;
     char name[512];
@@ -848,9 +857,10 @@ int ingest_parse_ods(const char *data, size_t len, const ingest_limits *lim, ing
             o.truncated = 0; /* later sheets still get their heading */
         }
     }
-    if (!rc && cut) {
-        char m[96];
-        snprintf(m, sizeof m, "sheets cut after %u cells", INGEST_SHEET_MAX_CELLS);
+    if (!rc && (cut || o.repeat_cut)) {
+        char m[192];
+        snprintf(m, sizeof m, "%s%s%s", o.repeat_cut ? REPEAT_NOTE : "",
+                 o.repeat_cut && cut ? "; " : "", cut ? CELLS_NOTE : "");
         rc = ingest_doc_meta(doc, "Truncated", m);
     }
     rc = ingest__office_done(rc, doc, err);

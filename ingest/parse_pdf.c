@@ -12,9 +12,13 @@
  *    outline (bookmarks) whose entries are found on their pages, the outline
  *    decides the headings and their levels instead;
  *  - rows whose columns line up are a table, rendered with header names when
- *    the first row is bold;
+ *    the first row is bold; a table whose cells wrap over several lines is
+ *    rebuilt from the boxes of its pieces of text (columns from the first
+ *    row, rows from the gaps between them), one line per table row;
  *  - paragraphs are cut at vertical gaps clearly larger than the page's
- *    usual line gap; wrapped lines are joined, "infor-" + "mation" too.
+ *    usual line gap and at an indented line after a sentence end; wrapped
+ *    lines are joined into one line, "infor-" + "mation" too, while list
+ *    items and lines the author ended early (an address) keep their break.
  *
  * Poppler reports syntax problems of damaged files through g_log (domain
  * "Poppler", level INFO) and they may quote document bytes, so a silent
@@ -64,7 +68,7 @@ typedef struct pline {
 } pline;
 
 typedef struct pcell {
-    float x1, x2;
+    float x1, x2, y1, y2;
 } pcell;
 
 typedef struct pdoc {
@@ -123,7 +127,7 @@ typedef struct lbuild {
     int n_sizes;
     unsigned bold_chars;
     float prev_x2, prev_size;
-    float cell_x1, cell_x2; /* box of the cell being read */
+    float cell_x1, cell_x2, cell_y1, cell_y2; /* box of the cell being read */
     int pending_space, any;
     int force_cell; /* the line continues at the same height further right */
 } lbuild;
@@ -162,8 +166,11 @@ static int push_cell(pdoc *pd, lbuild *b)
         pd->cells = n;
         pd->cap_cells = cap;
     }
-    pd->cells[pd->n_cells].x1 = b->cell_x1;
-    pd->cells[pd->n_cells++].x2 = b->cell_x2;
+    pcell *pc = &pd->cells[pd->n_cells++];
+    pc->x1 = b->cell_x1;
+    pc->x2 = b->cell_x2;
+    pc->y1 = b->cell_y1;
+    pc->y2 = b->cell_y2;
     return KEEP_OK;
 }
 
@@ -283,6 +290,7 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
                 b.l.nhard += brk == '\t';
                 b.pending_space = 0;
                 b.cell_x1 = (float)r->x1;
+                b.cell_y1 = b.cell_y2 = -1; /* set by the glyph below */
             } else if (brk || gap > 0.2f * em) {
                 b.pending_space = 1;
             }
@@ -317,6 +325,10 @@ static int collect_page(pdoc *pd, int page, const char *text, const PopplerRecta
                 b.l.y2 = y2;
             if (!b.any)
                 b.cell_x1 = x1;
+            if (!b.any || b.cell_y1 < 0 || y1 < b.cell_y1)
+                b.cell_y1 = y1;
+            if (!b.any || b.cell_y2 < 0 || y2 > b.cell_y2)
+                b.cell_y2 = y2;
             b.cell_x2 = x2;
             b.prev_x2 = x2;
             b.l.geom = 1;
@@ -480,7 +492,8 @@ static int find_running(pdoc *pd)
         k[nk++].line = i;
     }
     qsort(k, nk, sizeof *k, cmp_rkey);
-    const int need = 3;
+    /* on three pages; a two-page document's footer is on both */
+    const int need = pd->n_pages >= 3 ? 3 : 2;
     for (size_t a = 0; a < nk;) {
         size_t b = a;
         int pages = 0;
@@ -630,49 +643,154 @@ static int emit_cells(ingest_doc *doc, const char *s, size_t len, const char *se
     return rc;
 }
 
-/* Emits lines [a, b) as one paragraph: soft-wrapped lines join with a space,
- * a short line keeps its line break, "infor-" + "mation" becomes one word. */
+/* How the text s[0..len) of a line joins the next line starting with first:
+ * the length of s to keep, *glue set when no space goes between ("infor-" +
+ * "mation" is one word; "North-" + "East" keeps its hyphen). */
+static size_t line_join(const char *s, size_t len, gunichar first, int *glue)
+{
+    size_t at = 0, at2 = 0;
+    gunichar last = last_char(s, len, &at);
+    gunichar before = at ? last_char(s, at, &at2) : 0;
+    *glue = 0;
+    int hyphen = (last == '-' || last == 0x2010 || last == 0xAD) && g_unichar_isalpha(before);
+    if (hyphen && g_unichar_islower(first)) {
+        *glue = 1;
+        return at; /* a word broken across lines: drop the hyphen */
+    }
+    if (hyphen && (g_unichar_isupper(first) || last == 0xAD)) {
+        *glue = 1; /* a compound word */
+        return last == 0xAD ? at : len;
+    }
+    return len;
+}
+
+/* Whether a line starts with a list item marker followed by a space: a
+ * bullet ("•", "–", "-"), a number ("3.", "2.1.", "12)"), a letter in
+ * parentheses ("b)", "(iv)"). A word ending a sentence ("harbour.") is not. */
+static int starts_item(const char *s, size_t len)
+{
+    size_t k = 0;
+    while (k < len && s[k] != ' ' && s[k] != '\t' && s[k] != '\v')
+        k++;
+    if (k == len || k == 0)
+        return 0;
+    gunichar c = g_utf8_get_char(s);
+    if ((size_t)(g_utf8_next_char(s) - s) == k)
+        return c == 0x2022 || c == 0x25E6 || c == 0x25AA || c == 0x25CF || c == 0x2023 ||
+               c == 0x2013 || c == 0x2014 || c == 0xB7 || c == '-' || c == '*' || c == 0x2043 ||
+               c == 0xF0B7 || c == 0x25A0 || c == 0x27A2 || c == 0x2713;
+    size_t i = s[0] == '(' ? 1 : 0, digits = 0, letters = 0;
+    for (; i + 1 < k; i++) {
+        if (g_ascii_isdigit(s[i]))
+            digits++;
+        else if (g_ascii_isalpha(s[i]))
+            letters++;
+        else if (s[i] != '.' || !digits)
+            return 0;
+    }
+    if (s[k - 1] == ')')
+        return (digits && digits <= 3 && !letters) ||
+               (!digits && (letters == 1 || (s[0] == '(' && letters && letters <= 4)));
+    return s[k - 1] == '.' && digits && digits <= 3 && !letters && s[0] != '(';
+}
+
+/* How lines l and n of one block join: 0 a wrapped line (a space), 1 a
+ * line break the author made (n starts a list item, or l ended early
+ * although n's first word would have fitted after it, or in a ragged block
+ * where most lines end early: an address, a list of names), 2 a paragraph break (l ends a sentence and n is indented past
+ * the block's left edge x1, as books start paragraphs without a gap, unless n
+ * is the hanging indent of a list item's next line). */
+static int line_break_kind(const pdoc *pd, const pline *l, const pline *n, float x1, float right,
+                           int ragged, int hanging)
+{
+    const char *t = ltext(pd, n);
+    if (starts_item(t, n->len))
+        return 1;
+    if (!l->geom || !n->geom)
+        return 0;
+    float em = l->size > 0 ? l->size : 10;
+    size_t at = 0;
+    gunichar last = last_char(ltext(pd, l), l->len, &at);
+    if ((last == '.' || last == '!' || last == '?' || last == ':') && n->x1 > x1 + 1.0f * em &&
+        !hanging)
+        return 2;
+    if (l->x2 >= right - 3.0f * em)
+        return 0;
+    if (ragged)
+        return 1;
+    long chars = g_utf8_strlen(t, (gssize)n->len);
+    size_t w = 0;
+    while (w < n->len && t[w] != ' ' && t[w] != '\t' && t[w] != '\v')
+        w++;
+    float word = chars > 0 ? (n->x2 - n->x1) * (float)g_utf8_strlen(t, (gssize)w) / (float)chars : 0;
+    return l->x2 + 1.15f * word + 1.0f * em < right; /* with room to spare: ragged right */
+}
+
+/* Right edge of the text column of lines [a, b): the widest body line of
+ * the page that starts where they start (within an em), so a block of short
+ * lines (an address) is measured against the column, not against itself.
+ * Scans at most PDF_COLUMN_SCAN lines each way. */
+#define PDF_COLUMN_SCAN 400
+static float column_right(const pdoc *pd, size_t a, size_t b)
+{
+    const pline *f = &pd->lines[a];
+    float em = f->size > 0 ? f->size : 10, x1 = f->x1, right = 0;
+    for (size_t i = a; i < b; i++)
+        if (pd->lines[i].x1 < x1)
+            x1 = pd->lines[i].x1;
+    size_t lo = a > PDF_COLUMN_SCAN ? a - PDF_COLUMN_SCAN : 0;
+    size_t hi = b + PDF_COLUMN_SCAN < pd->n ? b + PDF_COLUMN_SCAN : pd->n;
+    for (size_t i = lo; i < hi; i++) {
+        const pline *l = &pd->lines[i];
+        if (i >= a && i < b) {
+            if (l->x2 > right)
+                right = l->x2;
+            continue;
+        }
+        if (l->page == f->page && l->geom && l->level == 0 && l->ncells == 1 &&
+            fabsf(l->x1 - x1) < em && fabsf(l->size - f->size) < 1.0f && l->x2 > right)
+            right = l->x2;
+    }
+    return right;
+}
+
+/* Emits lines [a, b) as one paragraph: wrapped lines join with a space,
+ * "infor-" + "mation" becomes one word, a line or paragraph break the author
+ * made (see line_break_kind) stays. */
 static int emit_para(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
 {
-    float maxx2 = 0;
-    for (size_t i = a; i < b; i++)
-        if (pd->lines[i].x2 > maxx2)
-            maxx2 = pd->lines[i].x2;
+    float maxx2 = column_right(pd, a, b), x1 = pd->lines[a].x1;
+    size_t early = 0; /* lines but the last that end well before the column edge */
+    for (size_t i = a; i < b; i++) {
+        const pline *l = &pd->lines[i];
+        if (l->x1 < x1)
+            x1 = l->x1;
+        if (i + 1 < b && l->geom && l->x2 < maxx2 - 3.0f * (l->size > 0 ? l->size : 10))
+            early++;
+    }
+    int ragged = b - a > 2 && early * 2 > b - a - 1;
     int rc = KEEP_OK;
+    float item_x1 = -1; /* left edge of the list item being read */
     for (size_t i = a; i < b && !rc; i++) {
         const pline *l = &pd->lines[i];
+        float em = l->size > 0 ? l->size : 10;
+        if (starts_item(ltext(pd, l), l->len))
+            item_x1 = l->x1;
+        else if (l->x1 <= item_x1 + 0.3f * em)
+            item_x1 = -1;
         const char *s = ltext(pd, l);
         size_t len = l->len;
         int glue = 0; /* next line follows without a space */
-        if (i + 1 < b) {
-            const pline *n = &pd->lines[i + 1];
-            size_t at = 0;
-            gunichar last = last_char(s, len, &at);
-            gunichar first = g_utf8_get_char(ltext(pd, n));
-            gunichar before = 0;
-            size_t at2 = 0;
-            if (at)
-                before = last_char(s, at, &at2);
-            int hyphen =
-                (last == '-' || last == 0x2010 || last == 0xAD) && g_unichar_isalpha(before);
-            if (hyphen && g_unichar_islower(first)) {
-                len = at; /* drop the hyphen: a word broken across lines */
-                glue = 1;
-            } else if (hyphen && (g_unichar_isupper(first) || last == 0xAD)) {
-                if (last == 0xAD)
-                    len = at;
-                glue = 1; /* "North-" + "East": a compound word */
-            }
-        }
+        if (i + 1 < b)
+            len = line_join(s, len, g_utf8_get_char(ltext(pd, &pd->lines[i + 1])), &glue);
         if ((rc = ingest_doc_text(doc, s, len)))
             break;
         if (i + 1 == b || glue)
             continue;
-        float em = l->size > 0 ? l->size : 10;
-        if (l->geom && l->x2 < maxx2 - 3.0f * em)
-            rc = ingest_doc_line(doc);
-        else
-            rc = ingest_doc_puts(doc, " ");
+        const pline *n = &pd->lines[i + 1];
+        int kind = line_break_kind(pd, l, n, x1, maxx2, ragged,
+                                   item_x1 >= 0 && n->x1 > item_x1 + 0.3f * em);
+        rc = kind == 2 ? ingest_doc_para(doc) : kind ? ingest_doc_line(doc) : ingest_doc_puts(doc, " ");
     }
     if (!rc)
         rc = ingest_doc_para(doc);
@@ -757,6 +875,259 @@ static int emit_table(const pdoc *pd, ingest_doc *doc, size_t a, size_t b)
     return rc ? rc : ingest_doc_para(doc);
 }
 
+/* ---- tables whose cells wrap ---------------------------------------------
+ * Poppler reads a table with multi-line cells block by block, so the lines
+ * of one row come out interleaved ("releases | everyone" glues the third
+ * line of one cell to the first of the next). The pieces of text (split at
+ * gaps, each with its own box) are placed instead: columns from the first
+ * row's cells, rows from the vertical gaps that are clearly wider than the
+ * gap between the lines of one cell. Anything that does not fit that
+ * picture (a piece across a column edge, a piece taller than a line, no
+ * wrapped cell at all, rows that cannot be told apart) leaves the lines to
+ * the line-based rules. */
+
+#define PDF_TABLE_MAX_LINES 2000
+
+typedef struct tpiece {
+    size_t off, len; /* text in pd->store */
+    float x1, y1, y2;
+    int col;
+    unsigned bold; /* of a bold line */
+    size_t row;
+} tpiece;
+
+static int cmp_piece_y(const void *a, const void *b)
+{
+    const tpiece *p = a, *q = b;
+    if (p->y1 != q->y1)
+        return p->y1 < q->y1 ? -1 : 1;
+    return p->x1 < q->x1 ? -1 : p->x1 > q->x1;
+}
+
+/* Appends the pieces of one cell (sorted by position) to out. */
+static int cell_join(const pdoc *pd, const tpiece *const *v, size_t n, float em, keep_buf *out)
+{
+    for (size_t k = 0; k < n; k++) {
+        const char *s = pd->store.data + v[k]->off;
+        size_t len = v[k]->len;
+        int glue = 0;
+        if (k + 1 < n && v[k + 1]->y1 > v[k]->y1 + 0.5f * em)
+            len = line_join(s, len, g_utf8_get_char(pd->store.data + v[k + 1]->off), &glue);
+        if (keep_buf_append(out, s, len) || (k + 1 < n && !glue && keep_buf_putc(out, ' ')))
+            return KEEP_ERR_NOMEM;
+    }
+    return KEEP_OK;
+}
+
+/* Pieces of lines [i, limit) that form a table with columns starting at x[];
+ * the end of the table's lines in *end. Caller frees *out with keep_free. */
+static int table_pieces(const pdoc *pd, size_t i, size_t limit, const float *x, int ncols,
+                        float em, size_t *budget, tpiece **out, size_t *n_out, size_t *end)
+{
+    float tol = 0.5f * em > 4 ? 0.5f * em : 4;
+    const pline *h = &pd->lines[i];
+    tpiece *v = NULL;
+    size_t n = 0, cap = 0, j = i;
+    float bottom = h->y2;
+    for (; j < limit && j < i + PDF_TABLE_MAX_LINES && *budget; j++, (*budget)--) {
+        const pline *l = &pd->lines[j];
+        if (l->page != h->page || l->level != 0 || !l->geom ||
+            (size_t)l->ncells + n > (size_t)PDF_TABLE_MAX_LINES * 4)
+            break;
+        size_t n0 = n, pos = 0;
+        const char *s = ltext(pd, l);
+        int fits = 1;
+        for (unsigned k = 0; k < l->ncells && fits; k++) {
+            size_t start = pos, len = next_cell(s, l->len, &pos, 1);
+            const pcell *c = &pd->cells[l->cell0 + k];
+            int col = -1;
+            while (col + 1 < ncols && x[col + 1] <= c->x1 + tol)
+                col++;
+            fits = col >= 0 && (col + 1 == ncols || c->x2 <= x[col + 1]) &&
+                   c->y2 - c->y1 < 2.0f * em && c->y1 > h->y1 - tol && c->y1 < bottom + 2.5f * em;
+            if (!fits || !len)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                tpiece *nv = keep_reallocarray(v, nc, sizeof *nv);
+                if (!nv) {
+                    keep_free(v);
+                    return KEEP_ERR_NOMEM;
+                }
+                v = nv;
+                cap = nc;
+            }
+            v[n++] = (tpiece){l->off + start, len, c->x1, c->y1, c->y2, col, l->bold, 0};
+        }
+        if (!fits) {
+            n = n0;
+            break;
+        }
+        for (size_t k = n0; k < n; k++)
+            if (v[k].y2 > bottom)
+                bottom = v[k].y2;
+    }
+    *out = v;
+    *n_out = n;
+    *end = j;
+    return KEEP_OK;
+}
+
+/* Lines [i, *end) when they are a table with wrapped cells, emitted; *end
+ * is i when they are not (nothing emitted). *budget bounds the lines
+ * examined over the whole document: rows of misaligned cells would
+ * otherwise each start a scan of the lines below them. */
+static int emit_wrapped_table(const pdoc *pd, ingest_doc *doc, size_t i, size_t *budget,
+                              size_t *end)
+{
+    *end = i;
+    const pline *h = &pd->lines[i];
+    if (h->level != 0 || !h->geom || h->nhard < 1 || h->ncells < 2)
+        return KEEP_OK;
+    /* columns: the first line's cells, soft gaps inside a column */
+    float x[PDF_MAX_CELLS];
+    int ncols = 0;
+    const char *s = ltext(pd, h);
+    size_t pos = 0;
+    for (unsigned k = 0; k < h->ncells && ncols < PDF_MAX_CELLS; k++) {
+        int hard = k == 0 || s[pos - 1] == '\t';
+        next_cell(s, h->len, &pos, 1);
+        if (hard)
+            x[ncols++] = pd->cells[h->cell0 + k].x1;
+    }
+    for (int c = 1; c < ncols; c++)
+        if (x[c] <= x[c - 1])
+            return KEEP_OK;
+    float em = h->size > 0 ? h->size : 10;
+    int header_like = h->bold, retried = 0;
+    tpiece *v = NULL;
+    size_t n = 0, j = i, limit = pd->n;
+    int rc;
+again:
+    rc = table_pieces(pd, i, limit, x, ncols, em, budget, &v, &n, &j);
+    if (rc || j < i + 2 || n < 4 || !*budget)
+        goto out; /* no table, or the scan was cut short */
+    qsort(v, n, sizeof *v, cmp_piece_y);
+    /* rows: a gap clearly wider than the gap between a cell's lines */
+    float usual = h->page >= 1 && h->page <= pd->n_pages ? pd->page_gap[h->page - 1] : 0;
+    if (usual > 0.6f * em)
+        usual = 0.6f * em;
+    float thr = usual + 0.3f * em, bottom = v[0].y2;
+    size_t rows = 1;
+    for (size_t k = 1; k < n; k++) {
+        if (v[k].y1 > bottom + thr)
+            rows++;
+        v[k].row = rows - 1;
+        if (v[k].y2 > bottom)
+            bottom = v[k].y2;
+    }
+    /* a last row with text in the first column only is prose after the
+     * table ("Prices in EUR."): the lines keep their own rules then */
+    int wrapped = 0, last_multi = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (v[k].row == rows - 1 && v[k].col > 0)
+            last_multi = 1;
+        for (size_t m = k + 1; m < n && v[m].row == v[k].row && !wrapped; m++)
+            wrapped = v[m].col == v[k].col && v[m].y1 > v[k].y2 - 0.3f * em;
+    }
+    if (!last_multi && rows > 3 && !retried) {
+        /* drop the last line: prose under the table */
+        keep_free(v);
+        v = NULL;
+        retried = 1;
+        limit = j - 1;
+        goto again;
+    }
+    if (!wrapped || !last_multi || rows < (header_like ? 2u : 3u))
+        goto out;
+    /* a bold first row over rows that are not all bold names the columns */
+    int header = 1, body_bold = 1;
+    for (size_t k = 0; k < n; k++) {
+        if (v[k].row == 0 && !v[k].bold)
+            header = 0;
+        if (v[k].row > 0 && !v[k].bold)
+            body_bold = 0;
+    }
+    if (body_bold)
+        header = 0;
+    keep_buf names[PDF_MAX_CELLS];
+    memset(names, 0, sizeof names);
+    keep_buf cell = {0};
+    const tpiece **grp = keep_calloc(n, sizeof *grp);
+    if (!grp) {
+        rc = KEEP_ERR_NOMEM;
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t r = 0; r < rows && !rc; r++) {
+        size_t r0 = k;
+        while (k < n && v[k].row == r)
+            k++;
+        int first = 1;
+        for (int c = 0; c < ncols && !rc; c++) {
+            size_t ng = 0;
+            for (size_t m = r0; m < k; m++)
+                if (v[m].col == c)
+                    grp[ng++] = &v[m];
+            /* one visual line of a cell: left to right */
+            for (size_t a = 1; a < ng; a++)
+                for (size_t b = a; b > 0 && fabsf(grp[b]->y1 - grp[b - 1]->y1) < 0.5f * em &&
+                                   grp[b]->x1 < grp[b - 1]->x1;
+                     b--) {
+                    const tpiece *t = grp[b];
+                    grp[b] = grp[b - 1];
+                    grp[b - 1] = t;
+                }
+            keep_buf_reset(&cell);
+            if ((rc = cell_join(pd, grp, ng, em, &cell)))
+                break;
+            if (header && r == 0) {
+                if (cell.len && keep_buf_append(&names[c], cell.data, cell.len))
+                    rc = KEEP_ERR_NOMEM;
+                continue;
+            }
+            if (!cell.len)
+                continue;
+            if (!first)
+                rc = ingest_doc_puts(doc, header ? "; " : " | ");
+            if (!rc && header && names[c].len &&
+                !(rc = ingest_doc_text(doc, names[c].data, names[c].len)))
+                rc = ingest_doc_puts(doc, ": ");
+            if (!rc)
+                rc = ingest_doc_text(doc, cell.data, cell.len);
+            first = 0;
+        }
+        if (!rc && !(header && r == 0))
+            rc = ingest_doc_line(doc);
+    }
+    if (!rc)
+        rc = ingest_doc_para(doc);
+    keep_free(grp);
+    keep_buf_free(&cell);
+    for (int c = 0; c < PDF_MAX_CELLS; c++)
+        keep_buf_free(&names[c]);
+    if (!rc)
+        *end = j;
+out:
+    keep_free(v);
+    return rc;
+}
+
+/* Text of the heading starting at line i and its continuation lines, joined
+ * by spaces, into h (caller frees); *end is the line after it. */
+static int heading_text(const pdoc *pd, size_t i, keep_buf *h, size_t *end)
+{
+    size_t j = i;
+    do {
+        if ((j > i && keep_buf_putc(h, ' ')) ||
+            keep_buf_append(h, ltext(pd, &pd->lines[j]), pd->lines[j].len))
+            return KEEP_ERR_NOMEM;
+        j++;
+    } while (j < pd->n && pd->lines[j].cont);
+    *end = j;
+    return KEEP_OK;
+}
+
 /* Writes the OCR'd pages numbered below upto that are not written yet. */
 static int emit_ocr(const pdoc *pd, ingest_doc *doc, int *next, int upto)
 {
@@ -772,6 +1143,7 @@ static int emit_ocr(const pdoc *pd, ingest_doc *doc, int *next, int upto)
 static int emit(const pdoc *pd, ingest_doc *doc)
 {
     int rc = KEEP_OK;
+    size_t table_budget = 16 * pd->n + 20000;
     size_t i = 0, para = 0;
     int in_para = 0, page = 0, next_ocr = 1;
     while (i < pd->n && !rc) {
@@ -793,16 +1165,18 @@ static int emit(const pdoc *pd, ingest_doc *doc)
         if (l->level > 0) {
             keep_buf h = {0};
             size_t j = i;
-            do {
-                if ((j > i && keep_buf_putc(&h, ' ')) ||
-                    keep_buf_append(&h, ltext(pd, &pd->lines[j]), pd->lines[j].len))
-                    rc = KEEP_ERR_NOMEM;
-                j++;
-            } while (!rc && j < pd->n && pd->lines[j].cont);
+            rc = heading_text(pd, i, &h, &j);
             if (!rc)
                 rc = ingest_doc_heading(doc, l->level, h.data, h.len);
             keep_buf_free(&h);
             i = j;
+            continue;
+        }
+        size_t wend = i;
+        if ((rc = emit_wrapped_table(pd, doc, i, &table_budget, &wend)))
+            break;
+        if (wend > i) {
+            i = wend;
             continue;
         }
         if (tend > i + 1) {
@@ -1058,12 +1432,7 @@ static int set_title(const pdoc *pd, PopplerDocument *pdf, ingest_doc *doc)
             continue;
         keep_buf h = {0};
         size_t j = i;
-        do {
-            if ((j > i && keep_buf_putc(&h, ' ')) ||
-                keep_buf_append(&h, ltext(pd, &pd->lines[j]), pd->lines[j].len))
-                rc = KEEP_ERR_NOMEM;
-            j++;
-        } while (!rc && j < pd->n && pd->lines[j].cont);
+        rc = heading_text(pd, i, &h, &j);
         if (!rc)
             rc = ingest_doc_title(doc, h.data, h.len, 0);
         keep_buf_free(&h);

@@ -45,6 +45,15 @@ static int is_title(const char *ph)
     return ph && (strcmp(ph, "title") == 0 || strcmp(ph, "ctrTitle") == 0);
 }
 
+/* Offset of the first character of b above a space (b->len when blank). */
+static size_t skip_blanks(const keep_buf *b)
+{
+    size_t i = 0;
+    while (i < b->len && (unsigned char)b->data[i] <= ' ')
+        i++;
+    return i;
+}
+
 /* Text of one a:p: runs, fields, line breaks. */
 static int para_text(xmlNodePtr p, keep_buf *out)
 {
@@ -89,9 +98,7 @@ static int body_lines(pptx *x, xmlNodePtr txbody, int implied_bullets)
         keep_buf_reset(&line);
         if ((rc = para_text(p, &line)))
             break;
-        size_t i = 0;
-        while (i < line.len && (unsigned char)line.data[i] <= ' ')
-            i++;
+        size_t i = skip_blanks(&line);
         if (i == line.len)
             continue;
         xmlNodePtr ppr = ingest__ox_child(p, OX_A, "pPr");
@@ -165,11 +172,9 @@ static int diagram(pptx *x, xmlNodePtr relids)
     if (!r || !r->target)
         return KEEP_OK;
     xmlDocPtr dd = NULL;
-    keep_err e = {0};
-    int rc = ingest__ox_load(x->z, r->target, x->lim, &dd, &e);
-    if (rc)
-        return rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG ? keep_err_set(x->err, rc, "%s", e.msg)
-                                                           : KEEP_OK;
+    int rc = ingest__ox_load_opt(x->z, r->target, x->lim, &dd, x->err);
+    if (rc || !dd)
+        return rc;
     xmlNodePtr lst = ingest__ox_child(xmlDocGetRootElement(dd), NULL, "ptLst");
     keep_buf line = {0};
     char type[32];
@@ -181,9 +186,7 @@ static int diagram(pptx *x, xmlNodePtr relids)
         keep_buf_reset(&line);
         if ((rc = body_flat(ingest__ox_child(pt, NULL, "t"), &line)))
             break;
-        size_t i = 0;
-        while (i < line.len && (unsigned char)line.data[i] <= ' ')
-            i++;
+        size_t i = skip_blanks(&line);
         if (i == line.len)
             continue;
         if (!(rc = ingest_doc_puts(x->doc, "- ")) &&
@@ -282,14 +285,8 @@ static int notes(pptx *x)
     int rc = KEEP_OK;
     const ingest__rel *r = ingest__rels_type(&x->rels, "notesSlide");
     xmlDocPtr nd = NULL;
-    if (r) {
-        keep_err e = {0};
-        rc = ingest__ox_load(x->z, r->target, x->lim, &nd, &e);
-        if (rc == KEEP_ERR_NOMEM || rc == KEEP_ERR_TOOBIG)
-            keep_err_set(x->err, rc, "%s", e.msg);
-        else
-            rc = KEEP_OK; /* missing or broken notes: the slide still counts */
-    }
+    if (r) /* missing or broken notes: the slide still counts */
+        rc = ingest__ox_load_opt(x->z, r->target, x->lim, &nd, x->err);
     if (nd && !rc) {
         xmlNodePtr tree = ingest__ox_child(
             ingest__ox_child(xmlDocGetRootElement(nd), OX_P, "cSld"), OX_P, "spTree");

@@ -178,6 +178,18 @@ static int page_header(xmlNodePtr n)
     return 1;
 }
 
+/* The node after c in a depth-first walk of the subtree under n: c's first
+ * child when down, else the next sibling of c or of its nearest ancestor
+ * below n; NULL at the end. */
+static xmlNodePtr walk_next(xmlNodePtr n, xmlNodePtr c, int down)
+{
+    if (down && c->children)
+        return c->children;
+    while (c && c != n && !c->next)
+        c = c->parent;
+    return !c || c == n ? NULL : c->next;
+}
+
 /* Whether the subtree under n holds an element named in list (not n). */
 static int subtree_has(xmlNodePtr n, const char *const *list)
 {
@@ -185,15 +197,7 @@ static int subtree_has(xmlNodePtr n, const char *const *list)
     while (c) {
         if (c->type == XML_ELEMENT_NODE && name_in(ename(c), list))
             return 1;
-        if (c->type == XML_ELEMENT_NODE && c->children) {
-            c = c->children;
-            continue;
-        }
-        while (c && c != n && !c->next)
-            c = c->parent;
-        if (!c || c == n)
-            break;
-        c = c->next;
+        c = walk_next(n, c, c->type == XML_ELEMENT_NODE);
     }
     return 0;
 }
@@ -265,15 +269,7 @@ static int collect(xmlNodePtr n, keep_buf *b, int raw, size_t cap)
         }
         if (cap && b->len > cap)
             break;
-        if (down && c->children) {
-            c = c->children;
-            continue;
-        }
-        while (c && c != n && !c->next)
-            c = c->parent;
-        if (!c || c == n)
-            break;
-        c = c->next;
+        c = walk_next(n, c, down);
     }
     return KEEP_OK;
 }
@@ -293,17 +289,9 @@ static int shows_text(xmlNodePtr n, unsigned cap)
         } else if (c->type == XML_ELEMENT_NODE) {
             down = !html_dropped_el(c);
         }
-        if (down && c->children) {
-            c = c->children;
-            continue;
-        }
-        while (c && c != n && !c->next)
-            c = c->parent;
-        if (!c || c == n)
-            break;
-        c = c->next;
+        c = walk_next(n, c, down);
     }
-    return c != NULL && c != n; /* cap reached while nodes remained */
+    return c != NULL; /* cap reached while nodes remained */
 }
 
 typedef struct hlist {
@@ -819,6 +807,30 @@ static char *guess_to_utf8(const char *data, size_t len, size_t *out_len)
     return out;
 }
 
+/* HTML parse of data in its guessed encoding. Caller frees with xmlFreeDoc;
+ * NULL with err set on failure. */
+static xmlDocPtr html_parse_guessed(const char *data, size_t len, const ingest_limits *lim,
+                                    keep_err *err)
+{
+    size_t clen = 0;
+    char *conv = guess_to_utf8(data, len, &clen);
+    xmlDocPtr x =
+        conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
+    keep_free(conv);
+    return x;
+}
+
+/* Walks a parsed page into doc and frees it; x NULL is the parse error in
+ * err. */
+static int walk_and_free(xmlDocPtr x, ingest_doc *doc, keep_err *err, const char *what)
+{
+    if (!x)
+        return err ? err->code : KEEP_ERR_PARSE;
+    int rc = html_walk_doc(x, doc, err, what);
+    xmlFreeDoc(x);
+    return rc;
+}
+
 int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
                       keep_err *err)
 {
@@ -827,16 +839,7 @@ int ingest_parse_html(const char *data, size_t len, const ingest_limits *lim, in
         return rc;
     if (len == 0) /* an empty page is an empty document, not a broken one */
         return ingest_doc_finish(doc);
-    size_t clen = 0;
-    char *conv = guess_to_utf8(data, len, &clen);
-    xmlDocPtr x =
-        conv ? ingest__html_parse(conv, clen, lim, err) : ingest__html_parse(data, len, lim, err);
-    keep_free(conv);
-    if (!x)
-        return err ? err->code : KEEP_ERR_PARSE;
-    rc = html_walk_doc(x, doc, err, "HTML");
-    xmlFreeDoc(x);
-    return rc;
+    return walk_and_free(html_parse_guessed(data, len, lim, err), doc, err, "HTML");
 }
 
 int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, ingest_doc *doc,
@@ -848,19 +851,11 @@ int ingest_parse_xhtml(const char *data, size_t len, const ingest_limits *lim, i
     xmlDocPtr x = ingest__xml_parse(data, len, lim, err);
     if (!x && err && err->code == KEEP_ERR_TOOBIG)
         return err->code;
-    if (!x) { /* not well-formed: real-world XHTML often is not */
-        size_t clen = 0;
-        char *conv = guess_to_utf8(data, len, &clen);
-        x = conv ? ingest__html_parse(conv, clen, lim, err)
-                 : ingest__html_parse(data, len, lim, err);
-        keep_free(conv);
-    }
-    if (!x)
-        return err ? err->code : KEEP_ERR_PARSE;
-    keep_err_clear(err);
-    rc = html_walk_doc(x, doc, err, "XHTML");
-    xmlFreeDoc(x);
-    return rc;
+    if (!x) /* not well-formed: real-world XHTML often is not */
+        x = html_parse_guessed(data, len, lim, err);
+    else
+        keep_err_clear(err);
+    return walk_and_free(x, doc, err, "XHTML");
 }
 
 /* ---- generic XML --------------------------------------------------------- */
@@ -1139,11 +1134,8 @@ int ingest_parse_xml(const char *data, size_t len, const ingest_limits *lim, ing
     if (!x)
         return err ? err->code : KEEP_ERR_PARSE;
     xmlNodePtr root = xmlDocGetRootElement(x);
-    if (root && strcasecmp(ename(root), "html") == 0) {
-        rc = html_walk_doc(x, doc, err, "XHTML");
-        xmlFreeDoc(x);
-        return rc;
-    }
+    if (root && strcasecmp(ename(root), "html") == 0)
+        return walk_and_free(x, doc, err, "XHTML");
     xwalk w;
     memset(&w, 0, sizeof w);
     w.doc = doc;

@@ -382,16 +382,32 @@ static void test_hostile(void)
     ingest_doc_free(&doc);
 
     /* 10^9 repeated rows and columns */
-    lim.max_text_bytes = 1 << 20;
+    lim.max_text_bytes = 16 << 10;
     ASSERT_EQ_INT(parse_file("huge_repeat.ods", ingest_parse_ods, &lim, &doc, &err),
                   KEEP_ERR_TOOBIG, "huge repeat count stops at the text cap");
     ingest_doc_free(&doc);
     ASSERT_EQ_INT(parse_file("huge_repeat.ods", ingest_parse_ods, NULL, &doc, &err), KEEP_OK,
                   "huge repeat count with default caps");
-    OK(meta_of(&doc, "Truncated") != NULL, "cell budget reported");
+    ASSERT_EQ_STR(meta_of(&doc, "Truncated"),
+                  "repeated rows shown 100 times at most, repeated cells 64 times",
+                  "repeat caps reported");
     OK(!has(&doc, "after-empty"), "cell past the last column ignored");
-    OK(has(&doc, "Name: y; x: y"), "repeated row rendered with headers");
-    OK(doc.text.len < (size_t)32 << 20, "output bounded");
+    /* the header: Name and 64 copies of x; each row: 65 cells of y */
+    size_t rows = 0;
+    for (const char *p = doc.text.data; p && (p = strstr(p, "\nName: y; x: y")); p++)
+        rows++;
+    ASSERT_EQ_INT((long)rows, 100, "repeated non-empty row written 100 times");
+    OK(has(&doc, "x: y; x: y\n") && !has(&doc, "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y; x: y; x: y; x: y; x: y; x: y; x: y; x: y; "
+                                                 "x: y"),
+       "repeated non-empty cell written 64 times");
+    OK(doc.text.len < (size_t)64 << 10, "output bounded (no empty repeats written)");
     ingest_doc_free(&doc);
     ingest_limits_default(&lim);
     lim.max_pages = 2;
@@ -630,6 +646,172 @@ static void test_generated(void)
     keep_buf_free(&sheet);
 }
 
+/* Number formats: each row shows a value through one cell style of a
+ * generated workbook; the expected text is what Excel shows (English). */
+static void test_xlsx_numfmt(void)
+{
+    static const struct {
+        const char *code; /* custom code, or NULL for the built-in id */
+        long id;
+        const char *value, *shown;
+    } cases[] = {
+        {"0.00", 164, "7.9", "7.90"},
+        {NULL, 2, "2.4", "2.40"},
+        {NULL, 1, "2.5", "3"},
+        {NULL, 3, "1234", "1,234"},
+        {NULL, 4, "1234567.891", "1,234,567.89"},
+        {NULL, 4, "-1234567.891", "-1,234,567.89"},
+        {NULL, 9, "0.125", "13%"},
+        {NULL, 10, "0.0525", "5.25%"},
+        {"0.0%", 165, "0.4567", "45.7%"},
+        {"$#,##0.00", 166, "1234.5", "$1,234.50"},
+        {"$#,##0.00", 166, "-1234.5", "-$1,234.50"},
+        {"[$\xe2\x82\xac-407]#,##0.00", 167, "99", "\xe2\x82\xac" "99.00"},
+        {"#,##0.00\\ [$\xe2\x82\xac-407]", 168, "1234.5", "1,234.50 \xe2\x82\xac"},
+        {"#,##0.00 \"EUR\"", 169, "1385", "1,385.00 EUR"},
+        {"0.00;(0.00)", 170, "-7.9", "(7.90)"},
+        {"0.00;(0.00)", 170, "7.9", "7.90"},
+        {"0.00;[Red]\\-0.00", 171, "-3", "-3.00"},
+        {"0.00;-0.00;\"nil\"", 172, "0", "0"}, /* a text-only section: the value */
+        {NULL, 39, "-1500", "(1,500.00)"},
+        {NULL, 11, "12345", "1.23E+04"},
+        {NULL, 49, "42", "42"},
+        {"@", 173, "0.1", "0.1"},
+        {"General", 174, "3.14159", "3.14159"},
+        {NULL, 0, "1.5", "1.5"},
+        {NULL, 0, "0.30000000000000004", "0.3"}, /* 15 significant digits, as Excel */
+        {NULL, 0, "45.599999999999994", "45.6"},
+        {NULL, 0, "-1234.5678", "-1234.5678"},
+        {"General\\ \"kg\"", 182, "2.5000000000000004", "2.5 kg"},
+        {"0.0#", 175, "1.5", "1.5"},
+        {"0.0#", 175, "1.567", "1.57"},
+        {"#,##0,\"k\"", 176, "1234567", "1,235k"},
+        {"000", 177, "7", "007"},
+        {"#.00", 178, "0.5", ".50"},
+        {NULL, 2, "1.005", "1.01"},
+        {NULL, 2, "0.995", "1.00"},
+        {NULL, 2, "-0.001", "0.00"},
+        {NULL, 2, "123456789012", "123456789012.00"},
+        {NULL, 2, "1e300", "1e300"},
+        {"_(* #,##0.00_);_(* \\(#,##0.00\\);_(* \"-\"??_);_(@_)", 179, "-1234", "(1,234.00)"},
+        {"[>=100]0;0.0", 180, "5", "5"}, /* conditions: the stored value */
+        {"# ?/?", 181, "1.5", "1.5"},   /* fractions: the stored value */
+        {NULL, 14, "45366", "2024-03-15"},
+    };
+    enum { NC = sizeof cases / sizeof cases[0] };
+    keep_buf styles = {0}, sheet = {0};
+    keep_buf_puts(&styles, "<styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+                           "2006/main\"><numFmts>");
+    for (size_t i = 0; i < NC; i++) {
+        if (!cases[i].code)
+            continue;
+        keep_buf_printf(&styles, "<numFmt numFmtId=\"%ld\" formatCode=\"", cases[i].id);
+        for (const char *q = cases[i].code; *q; q++)
+            if (*q == '"')
+                keep_buf_puts(&styles, "&quot;");
+            else
+                keep_buf_putc(&styles, *q);
+        keep_buf_puts(&styles, "\"/>");
+    }
+    keep_buf_puts(&styles, "</numFmts><cellXfs><xf numFmtId=\"0\"/>"); /* default: General */
+    for (size_t i = 0; i < NC; i++)
+        keep_buf_printf(&styles, "<xf numFmtId=\"%ld\"/>", cases[i].id);
+    keep_buf_puts(&styles, "</cellXfs></styleSheet>");
+    keep_buf_puts(&sheet, "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+                          "2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>"
+                          "Case</t></is></c><c r=\"B1\" t=\"inlineStr\"><is><t>Shown</t></is></c>"
+                          "</row>");
+    for (size_t i = 0; i < NC; i++)
+        keep_buf_printf(&sheet, "<row r=\"%zu\"><c r=\"A%zu\"><v>%zu</v></c><c r=\"B%zu\" s=\"%zu\">"
+                                "<v>%s</v></c></row>", i + 2, i + 2, i + 1000, i + 2, i + 1,
+                        cases[i].value);
+    keep_buf_puts(&sheet, "<row><c t=\"inlineStr\"><is><t>end</t></is></c></row></sheetData>"
+                          "</worksheet>");
+    static const char root[] = OOXML_RELS("officeDocument", "xl/workbook.xml");
+    static const char wb[] =
+        "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+        "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
+        "<sheet name=\"Formats\" sheetId=\"1\" r:id=\"r1\"/></sheets></workbook>";
+    static const char wrels[] =
+        "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/"
+        "2006/relationships\"><Relationship Id=\"r1\" Type=\"http://schemas.openxmlformats.org/"
+        "officeDocument/2006/relationships/worksheet\" Target=\"s.xml\"/><Relationship Id=\"r2\" "
+        "Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" "
+        "Target=\"styles.xml\"/></Relationships>";
+    mpart parts[] = {{"_rels/.rels", root, sizeof root - 1},
+                     {"xl/workbook.xml", wb, sizeof wb - 1},
+                     {"xl/_rels/workbook.xml.rels", wrels, sizeof wrels - 1},
+                     {"xl/s.xml", sheet.data, sheet.len},
+                     {"xl/styles.xml", styles.data, styles.len}};
+    size_t len = 0;
+    char *z = make_zip(parts, 5, 0, &len);
+    ingest_limits lim;
+    ingest_limits_default(&lim);
+    ingest_doc doc;
+    keep_err err = {0};
+    ingest_doc_init(&doc, &lim);
+    ASSERT_EQ_INT(z ? ingest_parse_xlsx(z, len, &lim, &doc, &err) : -1, KEEP_OK,
+                  "number format workbook parses");
+    for (size_t i = 0; i < NC; i++) {
+        char needle[128], what[160];
+        snprintf(needle, sizeof needle, "\nCase: %zu; Shown: %s\n", i + 1000, cases[i].shown);
+        snprintf(what, sizeof what, "format %s (id %ld) shows %s as %s",
+                 cases[i].code ? cases[i].code : "built-in", cases[i].id, cases[i].value,
+                 cases[i].shown);
+        OK(has(&doc, needle), what);
+    }
+    if (doc.text.data && getenv("KEEP_TEST_VERBOSE"))
+        printf("%s\n", doc.text.data);
+    ingest_doc_free(&doc);
+    keep_free(z);
+    keep_buf_free(&styles);
+    keep_buf_free(&sheet);
+}
+
+/* Sparse sheets: a cell in the last row and column, and rows of formatted
+ * but empty cells (what a whole-column style leaves), write only the values. */
+static void test_xlsx_sparse(void)
+{
+    keep_buf sheet = {0};
+    keep_buf_puts(&sheet, "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+                          "2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>"
+                          "Name</t></is></c><c r=\"B1\" t=\"inlineStr\"><is><t>Qty</t></is></c></row>");
+    for (int r = 2; r < 2002; r++) {
+        keep_buf_printf(&sheet, "<row r=\"%d\" s=\"1\" customFormat=\"1\">", r);
+        for (int col = 0; col < 26; col++)
+            keep_buf_printf(&sheet, "<c r=\"%c%d\" s=\"1\"/>", 'A' + col, r);
+        keep_buf_puts(&sheet, "</row>");
+    }
+    keep_buf_puts(&sheet, "<row r=\"1048576\"><c r=\"A1048576\" t=\"inlineStr\"><is><t>far</t></is>"
+                          "</c><c r=\"B1048576\"><v>3</v></c><c r=\"XFD1048576\"><v>9</v></c></row>"
+                          "</sheetData></worksheet>");
+    static const char root[] = OOXML_RELS("officeDocument", "xl/workbook.xml");
+    static const char wb[] =
+        "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+        "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>"
+        "<sheet name=\"Sparse\" sheetId=\"1\" r:id=\"r1\"/></sheets></workbook>";
+    static const char wrels[] = OOXML_RELS("worksheet", "s.xml");
+    mpart parts[] = {{"_rels/.rels", root, sizeof root - 1},
+                     {"xl/workbook.xml", wb, sizeof wb - 1},
+                     {"xl/_rels/workbook.xml.rels", wrels, sizeof wrels - 1},
+                     {"xl/s.xml", sheet.data, sheet.len}};
+    size_t len = 0;
+    char *z = make_zip(parts, 4, 0, &len);
+    ingest_limits lim;
+    ingest_limits_default(&lim);
+    ingest_doc doc;
+    keep_err err = {0};
+    ingest_doc_init(&doc, &lim);
+    ASSERT_EQ_INT(z ? ingest_parse_xlsx(z, len, &lim, &doc, &err) : -1, KEEP_OK,
+                  "sparse sheet parses");
+    ASSERT_EQ_STR(doc.text.data ? doc.text.data : "",
+                  "Sparse\n\nName | Qty\nName: far; Qty: 3; 9",
+                  "sparse sheet: empty formatted cells write nothing, the far cell has no header");
+    ingest_doc_free(&doc);
+    keep_free(z);
+    keep_buf_free(&sheet);
+}
+
 /* Every allocation failure point of a whole parse is a clean error. */
 static void test_alloc_failures(void)
 {
@@ -681,6 +863,8 @@ int main(void)
     test_zip_layer();
     test_hostile();
     test_generated();
+    test_xlsx_numfmt();
+    test_xlsx_sparse();
     test_alloc_failures();
     return tap_done();
 }

@@ -172,6 +172,218 @@ static void test_pdf_columns(void)
     ingest_doc_free(&p.doc);
 }
 
+/* ---- PDFs written here ------------------------------------------------------
+ * A4 pages of text in the standard Helvetica fonts (poppler knows their
+ * metrics, no font file needed), each string placed at (x, y from the top of
+ * the first page; y >= 842 is on a later page): the tests know exactly where
+ * every line and cell is. */
+
+typedef struct gtext {
+    double x, y, size;
+    int bold;
+    const char *s;
+} gtext;
+
+#define GEN_MAX_PAGES 4
+
+/* Caller frees with keep_free. */
+static char *gen_pdf(const gtext *t, size_t n, size_t *len)
+{
+    keep_buf content[GEN_MAX_PAGES], b = {0};
+    memset(content, 0, sizeof content);
+    int pages = 1;
+    for (size_t i = 0; i < n; i++) {
+        int pg = (int)(t[i].y / 842.0);
+        if (pg >= GEN_MAX_PAGES)
+            continue;
+        if (pg + 1 > pages)
+            pages = pg + 1;
+        keep_buf *cb = &content[pg];
+        keep_buf_printf(cb, "BT /%s %.1f Tf %.2f %.2f Td (", t[i].bold ? "F2" : "F1", t[i].size,
+                        t[i].x, 842.0 * (pg + 1) - t[i].y);
+        for (const char *s = t[i].s; *s; s++) {
+            if (*s == '(' || *s == ')' || *s == '\\')
+                keep_buf_putc(cb, '\\');
+            keep_buf_putc(cb, *s);
+        }
+        keep_buf_puts(cb, ") Tj ET\n");
+    }
+    /* objects: 1 catalog, 2 pages, 3 and 4 fonts, then page and content per page */
+    size_t off[5 + 2 * GEN_MAX_PAGES];
+    int nobj = 4 + 2 * pages;
+    keep_buf_puts(&b, "%PDF-1.4\n");
+    off[1] = b.len;
+    keep_buf_puts(&b, "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n");
+    off[2] = b.len;
+    keep_buf_printf(&b, "2 0 obj << /Type /Pages /Count %d /Kids [", pages);
+    for (int p = 0; p < pages; p++)
+        keep_buf_printf(&b, " %d 0 R", 5 + 2 * p);
+    keep_buf_puts(&b, " ] >> endobj\n");
+    off[3] = b.len;
+    keep_buf_puts(&b, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+                      "/Encoding /WinAnsiEncoding >> endobj\n");
+    off[4] = b.len;
+    keep_buf_puts(&b, "4 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
+                      "/Encoding /WinAnsiEncoding >> endobj\n");
+    for (int p = 0; p < pages; p++) {
+        off[5 + 2 * p] = b.len;
+        keep_buf_printf(&b, "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+                            "/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R "
+                            ">> endobj\n", 5 + 2 * p, 6 + 2 * p);
+        off[6 + 2 * p] = b.len;
+        keep_buf_printf(&b, "%d 0 obj << /Length %zu >> stream\n", 6 + 2 * p, content[p].len);
+        if (content[p].len)
+            keep_buf_append(&b, content[p].data, content[p].len);
+        keep_buf_puts(&b, "endstream endobj\n");
+    }
+    size_t xref = b.len;
+    keep_buf_printf(&b, "xref\n0 %d\n0000000000 65535 f \n", nobj + 1);
+    for (int i = 1; i <= nobj; i++)
+        keep_buf_printf(&b, "%010zu 00000 n \n", off[i]);
+    keep_buf_printf(&b, "trailer << /Size %d /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", nobj + 1,
+                    xref);
+    for (int p = 0; p < GEN_MAX_PAGES; p++)
+        keep_buf_free(&content[p]);
+    *len = b.len;
+    return keep_buf_take(&b);
+}
+
+static void parse_gen(parsed *p, const gtext *t, size_t n)
+{
+    size_t len = 0;
+    char *pdf = gen_pdf(t, n, &len);
+    parse_buf(p, ingest_parse_pdf, pdf ? pdf : "", pdf ? len : 0, NULL);
+    if (getenv("KEEP_TEST_VERBOSE") && p->doc.text.data)
+        printf("%s\n", p->doc.text.data);
+    keep_free(pdf);
+}
+
+/* Lines of one paragraph become one line; the author's breaks stay. */
+static void test_pdf_paragraphs(void)
+{
+    static const gtext t[] = {
+        {72, 80, 18, 1, "Reading PDF files"},
+        {72, 110, 11, 0, "Keep reads the documents of a small office and answers the questions"},
+        {72, 124, 11, 0, "of its staff. The lines of one paragraph are joined into a single line,"},
+        {72, 138, 11, 0, "and a word that was broken at the end of a line, like the word exam-"},
+        {72, 152, 11, 0, "ple in this sentence, becomes whole again. Names such as North-"},
+        {72, 166, 11, 0, "East keep their hyphen, and the words after the end of a line are"},
+        {72, 180, 11, 0, "not changed. This line ends earlier than the others since the"},
+        {72, 194, 11, 0, "telecommunications-grade word after it is too long to fit there."},
+        {72, 222, 11, 0, "A new paragraph starts after a gap and keeps its list:"},
+        {72, 236, 11, 0, "- the first item of the list"},
+        {72, 250, 11, 0, "- the second item, which is long enough to wrap onto a second line of"},
+        {82, 264, 11, 0, "its own, which joins the item"},
+        {72, 278, 11, 0, "2. a numbered item"},
+        {72, 306, 11, 0, "Brightwater Freight GmbH"},
+        {72, 320, 11, 0, "Hafenstrasse 12"},
+        {72, 334, 11, 0, "20457 Hamburg"},
+        {90, 362, 11, 0, "Books set their paragraphs without a gap and indent the first line"},
+        {72, 376, 11, 0, "of each one instead, like this one, which ends here."},
+        {90, 390, 11, 0, "The next paragraph starts with an indent on the following line."},
+    };
+    parsed p;
+    parse_gen(&p, t, sizeof t / sizeof t[0]);
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf paragraphs: parses");
+    ASSERT_EQ_STR(text(&p),
+                  "Reading PDF files\n\n"
+                  "Keep reads the documents of a small office and answers the questions of its "
+                  "staff. The lines of one paragraph are joined into a single line, and a word "
+                  "that was broken at the end of a line, like the word example in this sentence, "
+                  "becomes whole again. Names such as North-East keep their hyphen, and the words "
+                  "after the end of a line are not changed. This line ends earlier than the "
+                  "others since the "
+                  "telecommunications-grade word after it is too long to fit there.\n\n"
+                  "A new paragraph starts after a gap and keeps its list:\n"
+                  "- the first item of the list\n"
+                  "- the second item, which is long enough to wrap onto a second line of its "
+                  "own, which joins the item\n"
+                  "2. a numbered item\n\n"
+                  "Brightwater Freight GmbH\nHafenstrasse 12\n20457 Hamburg\n\n"
+                  "Books set their paragraphs without a gap and indent the first line of each "
+                  "one instead, like this one, which ends here.\n\n"
+                  "The next paragraph starts with an indent on the following line.",
+                  "pdf paragraphs: lines joined, exam-ple de-hyphenated, breaks and items kept");
+    ingest_doc_free(&p.doc);
+}
+
+/* A table whose cells wrap over several lines: one row per table row. */
+static void test_pdf_wrapped_table(void)
+{
+    static const gtext t[] = {
+        {72, 80, 10, 0, "Meeting rooms of the Hamburg office:"},
+        {72, 110, 10, 1, "Room"},
+        {200, 110, 10, 1, "Equipment"},
+        {360, 110, 10, 1, "Booking"},
+        {72, 132, 10, 0, "Harbour"},
+        {200, 132, 10, 0, "projector, whiteboard,"},
+        {200, 145, 10, 0, "video phone"},
+        {360, 132, 10, 0, "front desk"},
+        {72, 166, 10, 0, "Lighthouse"},
+        {72, 179, 10, 0, "(small)"},
+        {200, 166, 10, 0, "screen"},
+        {360, 166, 10, 0, "self-service in the"},
+        {360, 179, 10, 0, "calendar, up to two"},
+        {360, 192, 10, 0, "weeks ahead"},
+        {72, 213, 10, 0, "Dock"},
+        {200, 213, 10, 0, "none"},
+        {360, 213, 10, 0, "not needed"},
+        {72, 240, 10, 0, "Rooms are cleaned every evening by the facility team."},
+    };
+    parsed p;
+    parse_gen(&p, t, sizeof t / sizeof t[0]);
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf wrapped table: parses");
+    ASSERT_EQ_STR(text(&p),
+                  "Meeting rooms of the Hamburg office:\n\n"
+                  "Room: Harbour; Equipment: projector, whiteboard, video phone; "
+                  "Booking: front desk\n"
+                  "Room: Lighthouse (small); Equipment: screen; Booking: self-service in the "
+                  "calendar, up to two weeks ahead\n"
+                  "Room: Dock; Equipment: none; Booking: not needed\n\n"
+                  "Rooms are cleaned every evening by the facility team.",
+                  "pdf wrapped table: wrapped cells joined within their cell, rows kept");
+    ingest_doc_free(&p.doc);
+
+    /* rows as close as the lines inside a cell: which line starts a row is
+     * unclear, so the rows are not merged (the line rules apply) */
+    gtext tight[sizeof t / sizeof t[0]];
+    memcpy(tight, t, sizeof t);
+    for (size_t i = 1; i < sizeof t / sizeof t[0] - 1; i++)
+        tight[i].y = 110 + 13 * (double)(i / 3); /* rough: rows 13 pt apart, no padding */
+    static const double ys[] = {80, 110, 110, 110, 123, 123, 136, 123, 149, 162, 149,
+                                149, 162, 175, 188, 188, 188, 214};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        tight[i].y = ys[i];
+    parse_gen(&p, tight, sizeof t / sizeof t[0]);
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf tight table: parses");
+    OK(!has(&p, "Harbour projector") && !has(&p, "front desk Lighthouse") &&
+           !has(&p, "video phone screen"),
+       "pdf tight table: rows not merged into one");
+    OK(has(&p, "Lighthouse") && has(&p, "weeks ahead"), "pdf tight table: text kept");
+    ingest_doc_free(&p.doc);
+}
+
+/* A two-page document's running footer (same text, page number aside) is
+ * furniture on both pages. */
+static void test_pdf_two_page_footer(void)
+{
+    static const gtext t[] = {
+        {72, 80, 11, 0, "The first page says that the depot opens at six."},
+        {150, 800, 8, 0, "Brightwater Freight GmbH - Depot Rules - page 1"},
+        {72, 842 + 80, 11, 0, "The second page says that it closes at ten."},
+        {150, 842 + 800, 8, 0, "Brightwater Freight GmbH - Depot Rules - page 2"},
+    };
+    parsed p;
+    parse_gen(&p, t, sizeof t / sizeof t[0]);
+    ASSERT_EQ_INT(p.rc, KEEP_OK, "pdf two pages: parses");
+    ASSERT_EQ_STR(text(&p),
+                  "The first page says that the depot opens at six.\n\n"
+                  "The second page says that it closes at ten.",
+                  "pdf two pages: running footer dropped");
+    ASSERT_EQ_INT(page_of(&p, "closes at ten"), 2, "pdf two pages: page of the second text");
+    ingest_doc_free(&p.doc);
+}
+
 /* Bookmarks name headings that are set in bold body size. */
 static void test_pdf_outline(void)
 {
@@ -630,6 +842,9 @@ int main(void)
     test_pdf_heading_title();
     test_pdf_libreoffice();
     test_pdf_columns();
+    test_pdf_paragraphs();
+    test_pdf_wrapped_table();
+    test_pdf_two_page_footer();
     test_pdf_outline();
     test_pdf_encrypted();
     test_pdf_broken();
