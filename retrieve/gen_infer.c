@@ -421,6 +421,15 @@ int retr_generator_open_gguf(const char *path, const retr_gguf_options *o, retr_
         if ((rc = infer_ctx_new(gg->m, &cp, &gg->slots[i].ctx, err)))
             goto fail;
     gg->fmt = infer_chat_detect(infer_model_chat_template(gg->m));
+    if (o->chat_template && o->chat_template[0] && strcmp(o->chat_template, "auto") != 0) {
+        /* keep.conf overrides a template the model lacks or names wrongly */
+        int f = infer_chat_from_name(o->chat_template);
+        if (f < 0) {
+            rc = keep_err_set(err, KEEP_ERR_USAGE, "unknown chat template '%.32s'", o->chat_template);
+            goto fail;
+        }
+        gg->fmt = (infer_chat_format)f;
+    }
     gg->max_queue = o->max_queue ? o->max_queue : 64;
     gg->max_tokens = o->max_tokens ? o->max_tokens : 512;
     infer_sampling_defaults(&gg->samp);

@@ -192,6 +192,8 @@ typedef struct retr_gguf_options {
     size_t max_tokens; /* default answer length; 0: 512 */
     uint64_t seed;
     float temperature; /* <= 0: greedy (the default: answers should be reproducible) */
+    const char *chat_template; /* NULL, "" or "auto": the one the model names; else a
+                                  format of infer_chat_from_name ("chatml", "llama3", ...) */
 } retr_gguf_options;
 
 /* A generator over a GGUF chat model run by Keep's own decoder (infer/).

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "index/idx.h"
+#include "infer/infer.h"
+#include "infer/tokenizer.h"
 #include "retrieve/retr.h"
 #include "tap.h"
 
@@ -615,7 +617,7 @@ static void test_tiny_model(env_t *en)
 {
     keep_err err;
     retr_generator *g = NULL;
-    retr_gguf_options o = {1, 1024, 1, 0, 16, 7, 0};
+    retr_gguf_options o = {1, 1024, 1, 0, 16, 7, 0, NULL};
     const char *path = tap_fixture("models/tiny-qwen2-q8_0.gguf");
     if (retr_generator_open_gguf(path, &o, &g, &err)) {
         OKF(0, "open tiny model: %s", err.msg);
@@ -718,6 +720,81 @@ static void test_tiny_model(env_t *en)
     retr_generator_free(g);
 }
 
+/* ---- [answer] chat_template ---- */
+
+/* How many times the token that `marker` alone tokenizes to occurs in the
+ * tokens of text (special-token text parsed, as the generator does). */
+static size_t special_count(const infer_model *m, const char *marker, const char *text)
+{
+    int32_t *mid = NULL, *ids = NULL;
+    size_t nm = 0, n = 0, hits = 0;
+    keep_err err;
+    const infer_tokenizer *t = infer_model_tokenizer(m);
+    if (!infer_tokenize_alloc(t, marker, strlen(marker), INFER_TOK_PARSE_SPECIAL, &mid, &nm, &err) &&
+        nm == 1 &&
+        !infer_tokenize_alloc(t, text, strlen(text), INFER_TOK_ADD_SPECIAL | INFER_TOK_PARSE_SPECIAL,
+                              &ids, &n, &err))
+        for (size_t i = 0; i < n; i++)
+            hits += ids[i] == mid[0];
+    keep_free(mid);
+    keep_free(ids);
+    return hits;
+}
+
+/* The tiny Llama-3 fixture names no chat template (so ChatML is used), but
+ * its vocabulary has Llama 3's header tokens: the keep.conf override must
+ * write the Llama 3 format, whose markers then tokenize as those tokens. */
+static void test_chat_template(env_t *en)
+{
+    keep_err err;
+    const char *path = tap_fixture("models/tiny-llama3-q8_0.gguf");
+    infer_model *m = NULL;
+    if (infer_model_open(path, &m, &err)) {
+        OKF(0, "open tiny llama3: %s", err.msg);
+        return;
+    }
+    const char *names[2] = {"auto", "llama3"};
+    size_t headers[2] = {0, 0}, eot[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        retr_generator *g = NULL;
+        retr_gguf_options o = {1, 1024, 1, 0, 2, 7, 0, names[i]};
+        if (retr_generator_open_gguf(path, &o, &g, &err)) {
+            OKF(0, "open with chat_template %s: %s", names[i], err.msg);
+            continue;
+        }
+        retr_ask_request rq;
+        ask_init(&rq, en, "How many scanners were planned for the cold store hall?");
+        rq.gen = g;
+        rq.max_tokens = 2;
+        retr_answer *a = NULL;
+        ASSERT_EQ_INT(retr_ask(en->s, &rq, &a, &err), KEEP_OK, "answer with the chat template override");
+        const char *p = a ? retr_answer_prompt(a) : NULL;
+        if (p) {
+            headers[i] = special_count(m, "<|start_header_id|>", p);
+            eot[i] = special_count(m, "<|eot_id|>", p);
+            if (i == 0)
+                OKF(strncmp(p, "<|im_start|>system\n", 19) == 0 && !strstr(p, "<|start_header_id|>"),
+                    "auto: the model names no template, ChatML is written");
+            else
+                OKF(strncmp(p, "<|start_header_id|>system<|end_header_id|>", 42) == 0 &&
+                        !strstr(p, "<|im_start|>"),
+                    "llama3: the Llama 3 format is written instead");
+        }
+        retr_answer_free(a);
+        retr_generator_free(g);
+    }
+    OKF(headers[0] == 0 && headers[1] == 3,
+        "the prompt tokens hold Llama 3's header token only with the override (%zu, %zu: system, user, assistant)",
+        headers[0], headers[1]);
+    OKF(eot[0] == 0 && eot[1] == 2, "and its end-of-turn token (%zu, %zu)", eot[0], eot[1]);
+    retr_generator *g = NULL;
+    retr_gguf_options bad = {1, 1024, 1, 0, 2, 7, 0, "jinja-of-my-own"};
+    ASSERT_EQ_INT(retr_generator_open_gguf(path, &bad, &g, &err), KEEP_ERR_USAGE,
+                  "an unknown template name is a usage error");
+    OKF(g == NULL && strstr(err.msg, "jinja-of-my-own") != NULL, "naming it (%s)", err.msg);
+    infer_model_free(m);
+}
+
 int main(void)
 {
     test_sentences();
@@ -732,6 +809,7 @@ int main(void)
     test_access_and_injection(&en);
     test_scripted_generator(&en);
     test_tiny_model(&en);
+    test_chat_template(&en);
     idx_principal_free(en.admin);
     idx_vectors_close(en.v);
     idx_embedder_free(en.e);
