@@ -51,6 +51,7 @@ typedef struct {
     idx_store *s;
     int64_t total;
     int failed;
+    double scale; /* weight factor of the words being added (context < 1) */
 } qctx;
 
 static int on_qword(void *ud, const char *surface, size_t n, const char *stem, int stop)
@@ -91,6 +92,7 @@ static int on_qword(void *ud, const char *surface, size_t n, const char *stem, i
     w->w = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     if (w->w < 0.05)
         w->w = 0.05;
+    w->w *= c->scale;
     return 0;
 }
 
@@ -234,15 +236,16 @@ static int same_text(const char *a, size_t na, const char *b, size_t nb)
     return na == nb && memcmp(a, b, na) == 0;
 }
 
-int retr__extract(idx_store *s, const char *question, const retr_context *ctx, idx_embedder *e,
-                  size_t max_picks, retr__pick **picks, size_t *n_picks, double *best,
-                  keep_err *err)
+int retr__extract(idx_store *s, const char *question, const char *context,
+                  const retr_context *ctx, idx_embedder *e, size_t max_picks, retr__pick **picks,
+                  size_t *n_picks, double *best, keep_err *err)
 {
     *picks = NULL;
     *n_picks = 0;
     *best = 0;
     qctx q = {0};
     q.s = s;
+    q.scale = 1.0;
     cand *c = NULL;
     size_t nc = 0, capc = 0;
     float *vec = NULL;
@@ -251,10 +254,16 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
     retr__words sw = {0}, hw = {0}, pw = {0};
     seq qs = {0}, ss = {0};
     retr_span *sp = NULL;
+    keep_buf full = {0};
     int rc = KEEP_OK;
     if (s && idx_chunk_total(s, &q.total, err))
         return err ? err->code : KEEP_ERR_DB;
     if ((rc = retr__words_each(question, strlen(question), on_qword, &q)))
+        goto fail;
+    /* a follow-up's words from the conversation: they say what the question
+     * is about, the question's own words what it asks, so they weigh half */
+    q.scale = 0.5;
+    if (context && (rc = retr__words_each(context, strlen(context), on_qword, &q)))
         goto fail;
     if ((rc = retr__words_each(question, strlen(question), on_seq, &qs)))
         goto fail;
@@ -340,7 +349,16 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             rc = KEEP_ERR_NOMEM;
             goto fail;
         }
-        texts[0] = question;
+        /* the embedder reads a follow-up with what it refers to */
+        if (context && context[0]) {
+            if (keep_buf_printf(&full, "%s %s", question, context)) {
+                rc = KEEP_ERR_NOMEM;
+                goto fail;
+            }
+            texts[0] = full.data;
+        } else {
+            texts[0] = question;
+        }
         for (size_t i = 0; i < nc; i++) {
             owned[i] = keep_strndup(retr_context_passage(ctx, c[i].passage)->text + c[i].start,
                                     c[i].end - c[i].start);
@@ -397,6 +415,7 @@ fail:
     retr__words_free(&pw);
     keep_free(qs.w);
     keep_free(ss.w);
+    keep_buf_free(&full);
     if (rc && rc != KEEP_OK && (!err || err->code != rc))
         return keep_err_set(err, rc, "%s", keep_strerror(rc));
     return rc;

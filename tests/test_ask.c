@@ -553,6 +553,64 @@ static void test_scripted_generator(env_t *en)
     free(f.prompt);
 }
 
+/* ---- follow-up questions (extractive: the retrieval and scoring decide) ---- */
+
+/* Asks question after the turns of hist; 1 when the answer holds want and
+ * cites a document ending in doc (want NULL: refused). */
+static int ask_after(env_t *en, const retr_turn *hist, size_t n, const char *question,
+                     const char *want, const char *doc, const char *avoid_doc)
+{
+    retr_ask_request rq;
+    keep_err err;
+    ask_init(&rq, en, question);
+    rq.history = hist;
+    rq.n_history = n;
+    retr_answer *a = NULL;
+    if (retr_ask(en->s, &rq, &a, &err)) {
+        printf("# ask: %s\n", err.msg);
+        return 0;
+    }
+    int ok = want ? !retr_answer_refused(a) && strstr(retr_answer_text(a), want) && cites_doc(a, doc)
+                  : retr_answer_refused(a);
+    if (avoid_doc && cites_doc(a, avoid_doc))
+        ok = 0;
+    printf("#   %s -> %s (relevance %.3f)\n", question, retr_answer_text(a), retr_answer_relevance(a));
+    retr_answer_free(a);
+    return ok;
+}
+
+static void test_followups(env_t *en)
+{
+    /* "its" is the Hamburg gateway: named two turns back (the device) and
+     * in the last answer (which one), not in the last question */
+    retr_turn gw[2] = {
+        {"Which firewall model is the Leipzig VPN gateway?",
+         "The Leipzig VPN gateway is a Fortinet FortiGate 100F [1]."},
+        {"And the one in Hamburg?", "Hamburg runs a Fortinet FortiGate 200F, vpn-gw-ham-01 [1]."}};
+    OKF(ask_after(en, gw, 2, "Until when is its warranty valid?", "2027-11-29", "it/asset-inventory.tsv",
+                  NULL),
+        "a follow-up uses the turns before the last one and the last answer");
+    /* the second turn means nothing alone: "there" is the Rotterdam depot */
+    retr_turn rdm[1] = {{"Who is the manager of the Rotterdam depot?",
+                         "Willem de Vries manages the Rotterdam depot [1]."}};
+    OKF(ask_after(en, rdm, 1, "How many loading doors are there?", "Rotterdam depot", "operations/depots.csv", NULL),
+        "a two-turn follow-up: \"there\" is the depot of the first question");
+    /* a new, self-contained question after another topic */
+    retr_turn hol[1] = {{"How many days of holiday do full-time staff get each year?",
+                         "Full-time staff get 30 working days of annual leave [1]."}};
+    OKF(ask_after(en, hol, 1, "What phone extension reaches the IT Service Desk?", "4747",
+                  "it/service-catalogue.html", "hr/handbook/04-leave-and-absence.docx"),
+        "a change of topic does not drag the old topic along");
+    retr_turn price[1] = {{"What does a full truck from Hamburg to Munich cost?",
+                           "EUR 1385 for a full truckload [1]."}};
+    OKF(ask_after(en, price, 1, "How long must a staff password be at minimum?", "14 characters",
+                  "policies/password-policy.md", "finance/price-list-2027.xlsx"),
+        "nor does a question after a price: its answer cites only the password policy");
+    /* an unanswerable question stays refused after an answerable one */
+    OKF(ask_after(en, hol, 1, "What dental insurance does the company offer?", NULL, NULL, NULL),
+        "an unanswerable new question is refused whatever came before");
+}
+
 /* ---- the real decoder on a tiny model ---- */
 
 typedef struct {
@@ -808,6 +866,7 @@ int main(void)
     test_question_set(&en);
     test_access_and_injection(&en);
     test_scripted_generator(&en);
+    test_followups(&en);
     test_tiny_model(&en);
     test_chat_template(&en);
     idx_principal_free(en.admin);
