@@ -28,7 +28,7 @@ void keep_config_defaults(keep_config *cfg)
     cfg->answer_threads = 0;
     cfg->sequences = 1;
     cfg->answer_timeout_s = 120;
-    cfg->min_relevance = 43;
+    cfg->min_relevance = 38;
     snprintf(cfg->chat_template, sizeof cfg->chat_template, "auto");
     snprintf(cfg->web_listen, sizeof cfg->web_listen, "127.0.0.1:8080");
     cfg->web_threads = 4;

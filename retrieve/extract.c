@@ -12,7 +12,10 @@
  *   0.20 * meaning    cosine of the sentence and the question in the
  *                     built-in embedder's space (catches other wordings),
  *                     times the share of the question's weight the store
- *                     knows (the embedder cannot vouch for unseen words);
+ *                     knows (the embedder cannot vouch for unseen words),
+ *                     times the passage coverage: a sentence on the same
+ *                     broad subject in a passage that lacks the question's
+ *                     own words is what an unanswerable question finds;
  *   0.15 * phrase     share of the question's adjacent content-word pairs
  *                     ("charging park", "third quarter") adjacent in the
  *                     sentence: words that merely co-occur by chance rarely
@@ -20,6 +23,9 @@
  *   0.10 * kind       the question asks for a number or date (how many,
  *                     when, ...) and the sentence holds one, times coverage;
  *   0.05 * rank       1 / (1 + passage rank) from retrieval.
+ * The word after "how" in "how long", "how fast"... asks for the kind of
+ * answer (a duration, a speed) and is no content word: the answer says
+ * "13 weeks", not "long".
  * The best score is the answer's relevance; below the threshold Keep
  * refuses (tests/data/ask measures it). Table rows, list items and lines are
  * sentences of their own; headings and column-header rows are not answers. */
@@ -52,12 +58,33 @@ typedef struct {
     int64_t total;
     int failed;
     double scale; /* weight factor of the words being added (context < 1) */
+    int after_how; /* the previous word was "how" */
 } qctx;
+
+/* Stems that, right after "how", ask for a kind of answer ("how long": a
+ * duration) rather than name the subject. */
+static int how_word(const char *stem)
+{
+    static const char *const w[] = {"long", "fast", "far", "often", "big", "larg", "old",
+                                    "soon", "quick", "quickli", "high", "late", "earli",
+                                    "frequent", "frequentli", "heavi", "wid", "deep", "tall"};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strcmp(stem, w[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_how(const char *surface, size_t n)
+{
+    return n == 3 && (surface[0] | 32) == 'h' && (surface[1] | 32) == 'o' && (surface[2] | 32) == 'w';
+}
 
 static int on_qword(void *ud, const char *surface, size_t n, const char *stem, int stop)
 {
     qctx *c = ud;
-    if (stop)
+    int after_how = c->after_how;
+    c->after_how = is_how(surface, n);
+    if (stop || (after_how && how_word(stem)))
         return 0;
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->q[i].stem, stem) == 0)
@@ -100,14 +127,15 @@ static int on_qword(void *ud, const char *surface, size_t n, const char *stem, i
 typedef struct {
     char (*w)[RETR__MAX_WORD];
     size_t n, cap;
+    int question, after_how; /* a question: drop the word after "how" too */
 } seq;
 
 static int on_seq(void *ud, const char *surface, size_t n, const char *stem, int stop)
 {
-    (void)surface;
-    (void)n;
     seq *q = ud;
-    if (stop)
+    int after_how = q->after_how;
+    q->after_how = q->question && is_how(surface, n);
+    if (stop || (after_how && how_word(stem)))
         return 0;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
@@ -253,6 +281,7 @@ int retr__extract(idx_store *s, const char *question, const char *context,
     char **owned = NULL;
     retr__words sw = {0}, hw = {0}, pw = {0};
     seq qs = {0}, ss = {0};
+    qs.question = 1;
     retr_span *sp = NULL;
     keep_buf full = {0};
     int rc = KEEP_OK;
@@ -263,6 +292,7 @@ int retr__extract(idx_store *s, const char *question, const char *context,
     /* a follow-up's words from the conversation: they say what the question
      * is about, the question's own words what it asks, so they weigh half */
     q.scale = 0.5;
+    q.after_how = 0;
     if (context && (rc = retr__words_each(context, strlen(context), on_qword, &q)))
         goto fail;
     if ((rc = retr__words_each(question, strlen(question), on_seq, &qs)))
@@ -375,7 +405,7 @@ int retr__extract(idx_store *s, const char *question, const char *context,
                 float cs = retr__cosine(vec, vec + (i + 1) * dim, dim);
                 c[i].cos = cs;
                 if (cs > 0)
-                    c[i].score += W_MEANING * known * cs;
+                    c[i].score += W_MEANING * known * cs * c[i].pcover;
             }
         }
     }

@@ -250,7 +250,7 @@ typedef struct retr_ask_request {
 
 /* The relevance (0..1) the best sentence of the retrieved passages must
  * reach, or Keep says it found nothing; measured in tests/data/ask. */
-#define RETR_MIN_RELEVANCE 0.43
+#define RETR_MIN_RELEVANCE 0.38
 
 typedef struct retr_answer retr_answer;
 
