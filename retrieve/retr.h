@@ -194,6 +194,8 @@ typedef struct retr_gguf_options {
     float temperature; /* <= 0: greedy (the default: answers should be reproducible) */
     const char *chat_template; /* NULL, "" or "auto": the one the model names; else a
                                   format of infer_chat_from_name ("chatml", "llama3", ...) */
+    int warm; /* compute the system prompt into every sequence now, so that no
+                 asker waits for it (a server; a one-question process gains nothing) */
 } retr_gguf_options;
 
 /* A generator over a GGUF chat model run by Keep's own decoder (infer/).

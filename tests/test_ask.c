@@ -675,7 +675,7 @@ static void test_tiny_model(env_t *en)
 {
     keep_err err;
     retr_generator *g = NULL;
-    retr_gguf_options o = {1, 1024, 1, 0, 16, 7, 0, NULL};
+    retr_gguf_options o = {1, 1024, 1, 0, 16, 7, 0, NULL, 0};
     const char *path = tap_fixture("models/tiny-qwen2-q8_0.gguf");
     if (retr_generator_open_gguf(path, &o, &g, &err)) {
         OKF(0, "open tiny model: %s", err.msg);
@@ -776,6 +776,27 @@ static void test_tiny_model(env_t *en)
     OKF(a2.n_pos >= 2 && a2.positions[0] == 1 && a2.positions[a2.n_pos - 1] == 0,
        "the second asker was told its place (1), then that it started (0)");
     retr_generator_free(g);
+    /* a server's generator computes the system prompt when it opens: its
+     * first question finds it cached and evaluates only the rest */
+    retr_gguf_options ow = {1, 1024, 1, 0, 4, 7, 0, NULL, 1};
+    g = NULL;
+    ASSERT_EQ_INT(retr_generator_open_gguf(path, &ow, &g, &err), KEEP_OK, "open with warm");
+    ask_init(&rq, en, "How many scanners were planned for the cold store hall?");
+    rq.gen = g;
+    rq.max_tokens = 2;
+    a = NULL;
+    ASSERT_EQ_INT(retr_ask(en->s, &rq, &a, &err), KEEP_OK, "first question on a warm generator");
+    if (a) {
+        cJSON *j = retr_answer_json(a);
+        cJSON *t = cJSON_GetObjectItem(j, "timings");
+        double cached = cJSON_GetObjectItem(t, "cached_tokens")->valuedouble,
+               prompt = cJSON_GetObjectItem(t, "prompt_tokens")->valuedouble;
+        OKF(cached >= 100 && cached < prompt, "the system prompt was cached at open (%.0f of %.0f tokens)",
+            cached, prompt);
+        cJSON_Delete(j);
+        retr_answer_free(a);
+    }
+    retr_generator_free(g);
 }
 
 /* ---- [answer] chat_template ---- */
@@ -815,7 +836,7 @@ static void test_chat_template(env_t *en)
     size_t headers[2] = {0, 0}, eot[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
         retr_generator *g = NULL;
-        retr_gguf_options o = {1, 1024, 1, 0, 2, 7, 0, names[i]};
+        retr_gguf_options o = {1, 1024, 1, 0, 2, 7, 0, names[i], 0};
         if (retr_generator_open_gguf(path, &o, &g, &err)) {
             OKF(0, "open with chat_template %s: %s", names[i], err.msg);
             continue;
@@ -846,7 +867,7 @@ static void test_chat_template(env_t *en)
         headers[0], headers[1]);
     OKF(eot[0] == 0 && eot[1] == 2, "and its end-of-turn token (%zu, %zu)", eot[0], eot[1]);
     retr_generator *g = NULL;
-    retr_gguf_options bad = {1, 1024, 1, 0, 2, 7, 0, "jinja-of-my-own"};
+    retr_gguf_options bad = {1, 1024, 1, 0, 2, 7, 0, "jinja-of-my-own", 0};
     ASSERT_EQ_INT(retr_generator_open_gguf(path, &bad, &g, &err), KEEP_ERR_USAGE,
                   "an unknown template name is a usage error");
     OKF(g == NULL && strstr(err.msg, "jinja-of-my-own") != NULL, "naming it (%s)", err.msg);
