@@ -8,5 +8,11 @@ bench_embed_SOURCES = bench/embed.c
 bench_embed_LDADD = $(TEST_LIBS)
 nodist_EXTRA_bench_embed_SOURCES = build-aux/force-cxx-link.cpp
 EXTRA_DIST += bench/embed.sh
-bench: bench/search_bench$(EXEEXT) bench/embed$(EXEEXT)
-.PHONY: bench
+# Time to first token of `keep ask` on a Qwen2.5-0.5B-shaped model:
+# `make bench-answer` (bench/answer/run.sh; see bench/README.md)
+EXTRA_DIST += bench/answer/run.sh
+bench: bench/search_bench$(EXEEXT) bench/embed$(EXEEXT) keep$(EXEEXT) bench/infer/mkmodel$(EXEEXT)
+bench-answer: keep$(EXEEXT) bench/infer/mkmodel$(EXEEXT)
+	KEEP_BIN=$(abs_builddir)/keep$(EXEEXT) MKMODEL=$(abs_builddir)/bench/infer/mkmodel$(EXEEXT) \
+	  $(srcdir)/bench/answer/run.sh
+.PHONY: bench bench-answer

@@ -147,7 +147,7 @@ static int run(cli_env *env, int argc, char **argv)
     else if (!extractive && cfg.model[0]) /* relative to the data directory */
         snprintf(model_path, sizeof model_path, "%s/%s", env->data_dir, cfg.model);
     if (model_path[0]) {
-        retr_gguf_options go = {cfg.answer_threads, 0, 1, 0, cfg.max_tokens, 0, 0};
+        retr_gguf_options go = {cfg.answer_threads, 0, 1, 0, cfg.max_tokens, 0, 0, cfg.chat_template, 0};
         if (retr_generator_open_gguf(model_path, &go, &gen, &err)) {
             rc = cli_error(CLI_FAIL, "%s: %s", model_path, err.msg);
             goto out;

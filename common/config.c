@@ -28,7 +28,8 @@ void keep_config_defaults(keep_config *cfg)
     cfg->answer_threads = 0;
     cfg->sequences = 1;
     cfg->answer_timeout_s = 120;
-    cfg->min_relevance = 43;
+    cfg->min_relevance = 38;
+    snprintf(cfg->chat_template, sizeof cfg->chat_template, "auto");
     snprintf(cfg->web_listen, sizeof cfg->web_listen, "127.0.0.1:8080");
     cfg->web_threads = 4;
     cfg->web_max_upload_mb = 64;
@@ -99,6 +100,7 @@ typedef struct {
 static const str_key str_keys[] = {
     ST("search", "embedding_model", embedding_model),
     ST("answer", "model", model),
+    ST("answer", "chat_template", chat_template),
     ST("ingest", "ocr_languages", ocr_languages),
     ST("web", "listen", web_listen),
     ST("web", "tls_cert", web_tls_cert),
@@ -141,6 +143,18 @@ static int valid_languages(const char *v)
               *p == '_' || (*p == '+' && p[1] && p[1] != '+')))
             return 0;
     return 1;
+}
+
+/* The prompt formats infer/ can write (infer_chat_from_name; common/ does
+ * not link against infer/, so the names are listed here too). */
+static int valid_chat_template(const char *v)
+{
+    static const char *const names[] = {"auto", "chatml", "qwen", "smollm", "smollm2", "llama3",
+                                        "llama2", "mistral", "phi3", "gemma"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return 1;
+    return 0;
 }
 
 /* Debian's inih is built without line numbers in the handler. */
@@ -227,6 +241,10 @@ int keep_config_load(const char *path, keep_config *cfg, keep_err *err)
         return keep_err_set(err, KEEP_ERR_USAGE,
                             "keep.conf: ingest.ocr_languages must be Tesseract language names "
                             "joined by '+' (eng+deu)");
+    if (!valid_chat_template(cfg->chat_template))
+        return keep_err_set(err, KEEP_ERR_USAGE,
+                            "keep.conf: answer.chat_template must be auto, chatml, qwen, smollm2, "
+                            "llama3, llama2, mistral, phi3 or gemma");
     if (cfg->chunk_overlap * 2 > cfg->chunk_chars)
         return keep_err_set(err, KEEP_ERR_USAGE,
                             "keep.conf: ingest.chunk_overlap must be at most half of chunk_chars");
@@ -255,14 +273,14 @@ int keep_config_write_default(const char *path, keep_err *err)
             "; a GGUF chat model; without one, answers are extracted sentences\n"
             ";model = /path/to/model.gguf\n"
             ";k = %d\n;context_tokens = %zu\n;max_tokens = %zu\n;threads = %d\n"
-            ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n\n"
+            ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n;chat_template = %s\n\n"
             "[web]\n;listen = %s\n;threads = %d\n;max_upload_mb = %zu\n;timeout_s = %d\n"
             ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"
             ";trusted_proxies =\n;proxy_user_header = %s\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
             d.ocr ? "on" : "off", d.ocr_languages,
             d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.answer_k, d.context_tokens,
-            d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance,
+            d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance, d.chat_template,
             d.web_listen, d.web_threads, d.web_max_upload_mb, d.web_timeout_s,
             d.web_session_hours, d.web_login_failures, d.web_proxy_user_header);
     if (fclose(f) != 0)

@@ -32,6 +32,7 @@ typedef struct keep_config {
     int sequences;           /* answers generated at once */
     int answer_timeout_s;    /* time limit per answer, queue included; 0 = none */
     int min_relevance;       /* percent: below it Keep refuses */
+    char chat_template[16];  /* auto (the model's own) or a format name (chatml, llama3, ...) */
     /* [web] */
     char embedding_model[1024];  /* [search] GGUF embedding model; empty: built-in */
     char web_listen[128];        /* ADDR:PORT of keep serve */

@@ -26,7 +26,7 @@ struct retr_answer {
     retr_answer_sentence *sent;
     size_t n_sent;
     retr__checked *checked;
-    double retrieve_ms, first_token_ms, total_ms, tokens_per_s;
+    double retrieve_ms, first_token_ms, total_ms, tokens_per_s, prefill_ms, decode_ms;
     size_t prompt_tokens, cached_tokens, generated_tokens;
 };
 
@@ -212,8 +212,10 @@ static int generative(retr_answer *a, const retr_ask_request *rq, const retr_con
     retr_prompt_messages(hist, rq->n_history, user.data, msgs, &nm);
     if ((rc = g->render(g, msgs, nm, &prompt, err)))
         goto out;
+    double warm_ms = 0;
     if (g->warm) {
         /* the system prompt alone, computed once per sequence and reused */
+        double tw = keep_now_ms();
         keep_buf sys = {0};
         retr_chat_msg m0 = {"system", retr_system_prompt()};
         rc = g->render(g, &m0, 1, &sys, err);
@@ -227,6 +229,7 @@ static int generative(retr_answer *a, const retr_ask_request *rq, const retr_con
             rc = g->warm(g, sys.data, err);
         }
         keep_buf_free(&sys);
+        warm_ms = keep_now_ms() - tw;
         if (rc)
             goto out;
     }
@@ -246,6 +249,8 @@ static int generative(retr_answer *a, const retr_ask_request *rq, const retr_con
     a->cached_tokens = st.reused_tokens;
     a->generated_tokens = st.generated_tokens;
     a->first_token_ms = pu.first > 0 ? pu.first : 0;
+    a->prefill_ms = warm_ms + st.prefill_ms; /* a cold sequence computes the system prompt first */
+    a->decode_ms = st.decode_ms;
     a->tokens_per_s = st.decode_ms > 0 ? (double)st.generated_tokens * 1000.0 / st.decode_ms : 0;
     char *clean = NULL;
     if ((rc = retr__check(out.data ? out.data : "", ctx, rq->embedder, &clean, &a->checked,
@@ -288,19 +293,21 @@ int retr_ask(idx_store *s, const retr_ask_request *rq, retr_answer **out, keep_e
     retr_results *res = NULL;
     retr_context *ctx = NULL;
     retr__pick *picks = NULL;
-    keep_buf query = {0};
+    keep_buf query = {0}, fctx = {0};
     int rc;
     if (!a)
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
     a->mode = rq->gen ? "generative" : "extractive";
     a->question = keep_strdup(rq->question);
     a->model = rq->gen && rq->gen->name ? keep_strdup(rq->gen->name) : NULL;
-    /* a follow-up ("and in Leipzig?") is retrieved with the question before it */
-    if (rq->n_history && rq->history[rq->n_history - 1].question &&
-        (keep_buf_puts(&query, rq->history[rq->n_history - 1].question) ||
-         keep_buf_putc(&query, ' ')))
+    if (!a->question || (rq->gen && rq->gen->name && !a->model))
         goto oom;
-    if (keep_buf_puts(&query, rq->question) || !a->question || (rq->gen && rq->gen->name && !a->model))
+    /* a follow-up ("and from Leipzig to Prague?") is retrieved with the words
+     * of the conversation it refers to; a question of its own is not */
+    if ((rc = retr__followup_context(s, rq->question, rq->history, rq->n_history, &fctx, err)))
+        goto fail;
+    if (keep_buf_puts(&query, rq->question) ||
+        (fctx.len && (keep_buf_putc(&query, ' ') || keep_buf_append(&query, fctx.data, fctx.len))))
         goto oom;
     retr_request sr = {query.data,
                        rq->k ? rq->k : DEFAULT_K,
@@ -335,8 +342,8 @@ int retr_ask(idx_store *s, const retr_ask_request *rq, retr_answer **out, keep_e
     if ((rc = retr_context_build(res, budget, rq->gen ? count_with_gen : NULL, rq->gen, &ctx, err)))
         goto fail;
     size_t n_picks = 0;
-    if ((rc = retr__extract(s, query.data, ctx, rq->embedder, EXTRACT_SENTENCES, &picks, &n_picks,
-                            &a->relevance, err)))
+    if ((rc = retr__extract(s, rq->question, fctx.len ? fctx.data : NULL, ctx, rq->embedder,
+                            EXTRACT_SENTENCES, &picks, &n_picks, &a->relevance, err)))
         goto fail;
     double threshold = rq->min_relevance > 0 ? rq->min_relevance : RETR_MIN_RELEVANCE;
     if (a->relevance < threshold || n_picks == 0) {
@@ -356,6 +363,7 @@ int retr_ask(idx_store *s, const retr_ask_request *rq, retr_answer **out, keep_e
     retr_context_free(ctx);
     retr_results_free(res);
     keep_buf_free(&query);
+    keep_buf_free(&fctx);
     *out = a;
     return KEEP_OK;
 oom:
@@ -365,6 +373,7 @@ fail:
     retr_context_free(ctx);
     retr_results_free(res);
     keep_buf_free(&query);
+    keep_buf_free(&fctx);
     retr_answer_free(a);
     return rc;
 }
@@ -432,6 +441,10 @@ cJSON *retr_answer_json(const retr_answer *a)
     cJSON_AddItemToObject(t, "first_token_ms",
                           a->generated_tokens ? cJSON_CreateNumber(a->first_token_ms) : cJSON_CreateNull());
     cJSON_AddItemToObject(t, "total_ms", cJSON_CreateNumber(a->total_ms));
+    /* where the time went: the prompt's evaluation (its uncached part) and
+     * the sampled tokens */
+    cJSON_AddItemToObject(t, "prefill_ms", cJSON_CreateNumber(a->prefill_ms));
+    cJSON_AddItemToObject(t, "decode_ms", cJSON_CreateNumber(a->decode_ms));
     cJSON_AddItemToObject(t, "prompt_tokens", cJSON_CreateNumber((double)a->prompt_tokens));
     cJSON_AddItemToObject(t, "cached_tokens", cJSON_CreateNumber((double)a->cached_tokens));
     cJSON_AddItemToObject(t, "generated_tokens", cJSON_CreateNumber((double)a->generated_tokens));

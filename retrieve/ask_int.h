@@ -50,10 +50,24 @@ typedef struct retr__pick {
 /* Scores every sentence of ctx's passages against question (words weighted
  * by rarity in the store s, the embedder's similarity when e is given, the
  * passage's rank) and returns the best few (at most max_picks), best first;
- * *best receives the best score (0 when there is no sentence). Caller frees
- * *picks with keep_free. */
-int retr__extract(idx_store *s, const char *question, const retr_context *ctx, idx_embedder *e,
-                  size_t max_picks, retr__pick **picks, size_t *n, double *best, keep_err *err);
+ * *best receives the best score (0 when there is no sentence). context (may
+ * be NULL): words from the conversation a follow-up refers to, weighing half
+ * as much as the question's own. Caller frees *picks with keep_free. */
+int retr__extract(idx_store *s, const char *question, const char *context,
+                  const retr_context *ctx, idx_embedder *e, size_t max_picks, retr__pick **picks,
+                  size_t *n, double *best, keep_err *err);
+
+/* ---- follow-up questions (followup.c) ---- */
+
+/* When question reads as a follow-up of the conversation (short, few content
+ * words of its own, a pronoun or an opener like "and"/"what about"), fills
+ * context with words of the earlier turns: content words of the previous
+ * questions (the newest most: at most 8, 4, 2 words of the last three) and
+ * the rarest words of the last answer (at most 4), each at most once and
+ * none the question already has. Leaves context empty for a self-contained
+ * question. Caller frees context with keep_buf_free. */
+int retr__followup_context(idx_store *s, const char *question, const retr_turn *history,
+                           size_t n_history, keep_buf *context, keep_err *err);
 
 
 /* ---- citation checking (cite.c) ---- */

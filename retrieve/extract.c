@@ -12,7 +12,10 @@
  *   0.20 * meaning    cosine of the sentence and the question in the
  *                     built-in embedder's space (catches other wordings),
  *                     times the share of the question's weight the store
- *                     knows (the embedder cannot vouch for unseen words);
+ *                     knows (the embedder cannot vouch for unseen words),
+ *                     times the passage coverage: a sentence on the same
+ *                     broad subject in a passage that lacks the question's
+ *                     own words is what an unanswerable question finds;
  *   0.15 * phrase     share of the question's adjacent content-word pairs
  *                     ("charging park", "third quarter") adjacent in the
  *                     sentence: words that merely co-occur by chance rarely
@@ -20,6 +23,9 @@
  *   0.10 * kind       the question asks for a number or date (how many,
  *                     when, ...) and the sentence holds one, times coverage;
  *   0.05 * rank       1 / (1 + passage rank) from retrieval.
+ * The word after "how" in "how long", "how fast"... asks for the kind of
+ * answer (a duration, a speed) and is no content word: the answer says
+ * "13 weeks", not "long".
  * The best score is the answer's relevance; below the threshold Keep
  * refuses (tests/data/ask measures it). Table rows, list items and lines are
  * sentences of their own; headings and column-header rows are not answers. */
@@ -51,12 +57,34 @@ typedef struct {
     idx_store *s;
     int64_t total;
     int failed;
+    double scale; /* weight factor of the words being added (context < 1) */
+    int after_how; /* the previous word was "how" */
 } qctx;
+
+/* Stems that, right after "how", ask for a kind of answer ("how long": a
+ * duration) rather than name the subject. */
+static int how_word(const char *stem)
+{
+    static const char *const w[] = {"long", "fast", "far", "often", "big", "larg", "old",
+                                    "soon", "quick", "quickli", "high", "late", "earli",
+                                    "frequent", "frequentli", "heavi", "wid", "deep", "tall"};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strcmp(stem, w[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_how(const char *surface, size_t n)
+{
+    return n == 3 && (surface[0] | 32) == 'h' && (surface[1] | 32) == 'o' && (surface[2] | 32) == 'w';
+}
 
 static int on_qword(void *ud, const char *surface, size_t n, const char *stem, int stop)
 {
     qctx *c = ud;
-    if (stop)
+    int after_how = c->after_how;
+    c->after_how = is_how(surface, n);
+    if (stop || (after_how && how_word(stem)))
         return 0;
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->q[i].stem, stem) == 0)
@@ -91,6 +119,7 @@ static int on_qword(void *ud, const char *surface, size_t n, const char *stem, i
     w->w = log(1.0 + (N - (double)df + 0.5) / ((double)df + 0.5));
     if (w->w < 0.05)
         w->w = 0.05;
+    w->w *= c->scale;
     return 0;
 }
 
@@ -98,14 +127,15 @@ static int on_qword(void *ud, const char *surface, size_t n, const char *stem, i
 typedef struct {
     char (*w)[RETR__MAX_WORD];
     size_t n, cap;
+    int question, after_how; /* a question: drop the word after "how" too */
 } seq;
 
 static int on_seq(void *ud, const char *surface, size_t n, const char *stem, int stop)
 {
-    (void)surface;
-    (void)n;
     seq *q = ud;
-    if (stop)
+    int after_how = q->after_how;
+    q->after_how = q->question && is_how(surface, n);
+    if (stop || (after_how && how_word(stem)))
         return 0;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
@@ -234,15 +264,16 @@ static int same_text(const char *a, size_t na, const char *b, size_t nb)
     return na == nb && memcmp(a, b, na) == 0;
 }
 
-int retr__extract(idx_store *s, const char *question, const retr_context *ctx, idx_embedder *e,
-                  size_t max_picks, retr__pick **picks, size_t *n_picks, double *best,
-                  keep_err *err)
+int retr__extract(idx_store *s, const char *question, const char *context,
+                  const retr_context *ctx, idx_embedder *e, size_t max_picks, retr__pick **picks,
+                  size_t *n_picks, double *best, keep_err *err)
 {
     *picks = NULL;
     *n_picks = 0;
     *best = 0;
     qctx q = {0};
     q.s = s;
+    q.scale = 1.0;
     cand *c = NULL;
     size_t nc = 0, capc = 0;
     float *vec = NULL;
@@ -250,11 +281,19 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
     char **owned = NULL;
     retr__words sw = {0}, hw = {0}, pw = {0};
     seq qs = {0}, ss = {0};
+    qs.question = 1;
     retr_span *sp = NULL;
+    keep_buf full = {0};
     int rc = KEEP_OK;
     if (s && idx_chunk_total(s, &q.total, err))
         return err ? err->code : KEEP_ERR_DB;
     if ((rc = retr__words_each(question, strlen(question), on_qword, &q)))
+        goto fail;
+    /* a follow-up's words from the conversation: they say what the question
+     * is about, the question's own words what it asks, so they weigh half */
+    q.scale = 0.5;
+    q.after_how = 0;
+    if (context && (rc = retr__words_each(context, strlen(context), on_qword, &q)))
         goto fail;
     if ((rc = retr__words_each(question, strlen(question), on_seq, &qs)))
         goto fail;
@@ -340,7 +379,16 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
             rc = KEEP_ERR_NOMEM;
             goto fail;
         }
-        texts[0] = question;
+        /* the embedder reads a follow-up with what it refers to */
+        if (context && context[0]) {
+            if (keep_buf_printf(&full, "%s %s", question, context)) {
+                rc = KEEP_ERR_NOMEM;
+                goto fail;
+            }
+            texts[0] = full.data;
+        } else {
+            texts[0] = question;
+        }
         for (size_t i = 0; i < nc; i++) {
             owned[i] = keep_strndup(retr_context_passage(ctx, c[i].passage)->text + c[i].start,
                                     c[i].end - c[i].start);
@@ -357,7 +405,7 @@ int retr__extract(idx_store *s, const char *question, const retr_context *ctx, i
                 float cs = retr__cosine(vec, vec + (i + 1) * dim, dim);
                 c[i].cos = cs;
                 if (cs > 0)
-                    c[i].score += W_MEANING * known * cs;
+                    c[i].score += W_MEANING * known * cs * c[i].pcover;
             }
         }
     }
@@ -397,6 +445,7 @@ fail:
     retr__words_free(&pw);
     keep_free(qs.w);
     keep_free(ss.w);
+    keep_buf_free(&full);
     if (rc && rc != KEEP_OK && (!err || err->code != rc))
         return keep_err_set(err, rc, "%s", keep_strerror(rc));
     return rc;

@@ -361,6 +361,29 @@ static int gg_warm(retr_generator *g, const char *prefix, keep_err *err)
     return rc;
 }
 
+/* The part every prompt starts with (the system prompt in the chat format,
+ * up to where the user's turn begins) into every sequence: what two
+ * conversations with different questions share. */
+static int warm_all(gguf_gen *gg, keep_err *err)
+{
+    keep_buf a = {0}, b = {0};
+    retr_chat_msg m[2] = {{"system", retr_system_prompt()}, {"user", "a"}};
+    int rc = gg_render(&gg->base, m, 2, &a, err);
+    m[1].content = "b";
+    if (!rc)
+        rc = gg_render(&gg->base, m, 2, &b, err);
+    size_t lcp = 0;
+    while (!rc && lcp < a.len && lcp < b.len && a.data[lcp] == b.data[lcp])
+        lcp++;
+    if (!rc && lcp > 0) {
+        a.data[lcp] = '\0';
+        rc = gg_warm(&gg->base, a.data, err);
+    }
+    keep_buf_free(&a);
+    keep_buf_free(&b);
+    return rc;
+}
+
 static void gg_free(retr_generator *g)
 {
     gguf_gen *gg = (gguf_gen *)g;
@@ -421,6 +444,15 @@ int retr_generator_open_gguf(const char *path, const retr_gguf_options *o, retr_
         if ((rc = infer_ctx_new(gg->m, &cp, &gg->slots[i].ctx, err)))
             goto fail;
     gg->fmt = infer_chat_detect(infer_model_chat_template(gg->m));
+    if (o->chat_template && o->chat_template[0] && strcmp(o->chat_template, "auto") != 0) {
+        /* keep.conf overrides a template the model lacks or names wrongly */
+        int f = infer_chat_from_name(o->chat_template);
+        if (f < 0) {
+            rc = keep_err_set(err, KEEP_ERR_USAGE, "unknown chat template '%.32s'", o->chat_template);
+            goto fail;
+        }
+        gg->fmt = (infer_chat_format)f;
+    }
     gg->max_queue = o->max_queue ? o->max_queue : 64;
     gg->max_tokens = o->max_tokens ? o->max_tokens : 512;
     infer_sampling_defaults(&gg->samp);
@@ -440,6 +472,8 @@ int retr_generator_open_gguf(const char *path, const retr_gguf_options *o, retr_
     gg->base.warm = gg_warm;
     gg->base.generate = gg_generate;
     gg->base.free = gg_free;
+    if (o->warm && (rc = warm_all(gg, err)))
+        goto fail;
     *out = &gg->base;
     return KEEP_OK;
 fail:

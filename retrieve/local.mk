@@ -14,7 +14,8 @@ TESTS += tests/test_retrieval
 # the answering layer: sentences and words, extractive answers, citation
 # checks, prompts, the pipeline and its JSON, the GGUF generator
 libkeep_a_SOURCES += retrieve/ask_int.h retrieve/text.c retrieve/extract.c retrieve/cite.c \
-	retrieve/prompt.c retrieve/answer.c retrieve/cancel.c retrieve/gen_infer.c
+	retrieve/prompt.c retrieve/answer.c retrieve/cancel.c retrieve/gen_infer.c \
+	retrieve/followup.c
 check_PROGRAMS += tests/test_ask
 tests_test_ask_SOURCES = tests/test_ask.c tests/tap.h
 tests_test_ask_LDADD = $(TEST_LIBS)

@@ -192,6 +192,10 @@ typedef struct retr_gguf_options {
     size_t max_tokens; /* default answer length; 0: 512 */
     uint64_t seed;
     float temperature; /* <= 0: greedy (the default: answers should be reproducible) */
+    const char *chat_template; /* NULL, "" or "auto": the one the model names; else a
+                                  format of infer_chat_from_name ("chatml", "llama3", ...) */
+    int warm; /* compute the system prompt into every sequence now, so that no
+                 asker waits for it (a server; a one-question process gains nothing) */
 } retr_gguf_options;
 
 /* A generator over a GGUF chat model run by Keep's own decoder (infer/).
@@ -248,7 +252,7 @@ typedef struct retr_ask_request {
 
 /* The relevance (0..1) the best sentence of the retrieved passages must
  * reach, or Keep says it found nothing; measured in tests/data/ask. */
-#define RETR_MIN_RELEVANCE 0.43
+#define RETR_MIN_RELEVANCE 0.38
 
 typedef struct retr_answer retr_answer;
 

@@ -66,4 +66,16 @@ tap_eq "$(printf '%s' "$out" | jq -r '.mode, (.timings.generated_tokens <= 4)')"
 true" "model and max_tokens from keep.conf"
 out=$("$KEEP" --data "$D" ask --json --extractive "How many scanners were planned for the cold store hall?")
 tap_eq "$(printf '%s' "$out" | jq -r '.mode')" "extractive" "--extractive overrides keep.conf"
+tap_eq "$(printf '%s' "$out" | jq -r '.timings | [has("prefill_ms","decode_ms")] | all')" "true" \
+    "timings: prefill_ms, decode_ms"
+cp "$D/keep.conf" "$TAP_TMP/keep.conf.bak"
+printf 'chat_template = llama3\n' >>"$D/keep.conf"
+out=$("$KEEP" --data "$D" ask --json "How many scanners were planned for the cold store hall?")
+tap_ok $? "[answer] chat_template = llama3 is accepted"
+tap_eq "$(printf '%s' "$out" | jq -r '.mode')" "generative" "and the answer is generated with it"
+printf 'chat_template = jinja\n' >>"$D/keep.conf"
+"$KEEP" --data "$D" ask "How many scanners were planned for the cold store hall?" >/dev/null 2>"$TAP_TMP/err"
+tap_eq $? 1 "an unknown chat_template fails (1)"
+tap_match "$(cat "$TAP_TMP/err")" 'chat_template must be auto' "saying which names are known"
+cp "$TAP_TMP/keep.conf.bak" "$D/keep.conf"
 tap_done

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "index/idx.h"
+#include "infer/infer.h"
+#include "infer/tokenizer.h"
 #include "retrieve/retr.h"
 #include "tap.h"
 
@@ -551,6 +553,64 @@ static void test_scripted_generator(env_t *en)
     free(f.prompt);
 }
 
+/* ---- follow-up questions (extractive: the retrieval and scoring decide) ---- */
+
+/* Asks question after the turns of hist; 1 when the answer holds want and
+ * cites a document ending in doc (want NULL: refused). */
+static int ask_after(env_t *en, const retr_turn *hist, size_t n, const char *question,
+                     const char *want, const char *doc, const char *avoid_doc)
+{
+    retr_ask_request rq;
+    keep_err err;
+    ask_init(&rq, en, question);
+    rq.history = hist;
+    rq.n_history = n;
+    retr_answer *a = NULL;
+    if (retr_ask(en->s, &rq, &a, &err)) {
+        printf("# ask: %s\n", err.msg);
+        return 0;
+    }
+    int ok = want ? !retr_answer_refused(a) && strstr(retr_answer_text(a), want) && cites_doc(a, doc)
+                  : retr_answer_refused(a);
+    if (avoid_doc && cites_doc(a, avoid_doc))
+        ok = 0;
+    printf("#   %s -> %s (relevance %.3f)\n", question, retr_answer_text(a), retr_answer_relevance(a));
+    retr_answer_free(a);
+    return ok;
+}
+
+static void test_followups(env_t *en)
+{
+    /* "its" is the Hamburg gateway: named two turns back (the device) and
+     * in the last answer (which one), not in the last question */
+    retr_turn gw[2] = {
+        {"Which firewall model is the Leipzig VPN gateway?",
+         "The Leipzig VPN gateway is a Fortinet FortiGate 100F [1]."},
+        {"And the one in Hamburg?", "Hamburg runs a Fortinet FortiGate 200F, vpn-gw-ham-01 [1]."}};
+    OKF(ask_after(en, gw, 2, "Until when is its warranty valid?", "2027-11-29", "it/asset-inventory.tsv",
+                  NULL),
+        "a follow-up uses the turns before the last one and the last answer");
+    /* the second turn means nothing alone: "there" is the Rotterdam depot */
+    retr_turn rdm[1] = {{"Who is the manager of the Rotterdam depot?",
+                         "Willem de Vries manages the Rotterdam depot [1]."}};
+    OKF(ask_after(en, rdm, 1, "How many loading doors are there?", "Rotterdam depot", "operations/depots.csv", NULL),
+        "a two-turn follow-up: \"there\" is the depot of the first question");
+    /* a new, self-contained question after another topic */
+    retr_turn hol[1] = {{"How many days of holiday do full-time staff get each year?",
+                         "Full-time staff get 30 working days of annual leave [1]."}};
+    OKF(ask_after(en, hol, 1, "What phone extension reaches the IT Service Desk?", "4747",
+                  "it/service-catalogue.html", "hr/handbook/04-leave-and-absence.docx"),
+        "a change of topic does not drag the old topic along");
+    retr_turn price[1] = {{"What does a full truck from Hamburg to Munich cost?",
+                           "EUR 1385 for a full truckload [1]."}};
+    OKF(ask_after(en, price, 1, "How long must a staff password be at minimum?", "14 characters",
+                  "policies/password-policy.md", "finance/price-list-2027.xlsx"),
+        "nor does a question after a price: its answer cites only the password policy");
+    /* an unanswerable question stays refused after an answerable one */
+    OKF(ask_after(en, hol, 1, "What dental insurance does the company offer?", NULL, NULL, NULL),
+        "an unanswerable new question is refused whatever came before");
+}
+
 /* ---- the real decoder on a tiny model ---- */
 
 typedef struct {
@@ -615,7 +675,7 @@ static void test_tiny_model(env_t *en)
 {
     keep_err err;
     retr_generator *g = NULL;
-    retr_gguf_options o = {1, 1024, 1, 0, 16, 7, 0};
+    retr_gguf_options o = {1, 1024, 1, 0, 16, 7, 0, NULL, 0};
     const char *path = tap_fixture("models/tiny-qwen2-q8_0.gguf");
     if (retr_generator_open_gguf(path, &o, &g, &err)) {
         OKF(0, "open tiny model: %s", err.msg);
@@ -716,6 +776,102 @@ static void test_tiny_model(env_t *en)
     OKF(a2.n_pos >= 2 && a2.positions[0] == 1 && a2.positions[a2.n_pos - 1] == 0,
        "the second asker was told its place (1), then that it started (0)");
     retr_generator_free(g);
+    /* a server's generator computes the system prompt when it opens: its
+     * first question finds it cached and evaluates only the rest */
+    retr_gguf_options ow = {1, 1024, 1, 0, 4, 7, 0, NULL, 1};
+    g = NULL;
+    ASSERT_EQ_INT(retr_generator_open_gguf(path, &ow, &g, &err), KEEP_OK, "open with warm");
+    ask_init(&rq, en, "How many scanners were planned for the cold store hall?");
+    rq.gen = g;
+    rq.max_tokens = 2;
+    a = NULL;
+    ASSERT_EQ_INT(retr_ask(en->s, &rq, &a, &err), KEEP_OK, "first question on a warm generator");
+    if (a) {
+        cJSON *j = retr_answer_json(a);
+        cJSON *t = cJSON_GetObjectItem(j, "timings");
+        double cached = cJSON_GetObjectItem(t, "cached_tokens")->valuedouble,
+               prompt = cJSON_GetObjectItem(t, "prompt_tokens")->valuedouble;
+        OKF(cached >= 100 && cached < prompt, "the system prompt was cached at open (%.0f of %.0f tokens)",
+            cached, prompt);
+        cJSON_Delete(j);
+        retr_answer_free(a);
+    }
+    retr_generator_free(g);
+}
+
+/* ---- [answer] chat_template ---- */
+
+/* How many times the token that `marker` alone tokenizes to occurs in the
+ * tokens of text (special-token text parsed, as the generator does). */
+static size_t special_count(const infer_model *m, const char *marker, const char *text)
+{
+    int32_t *mid = NULL, *ids = NULL;
+    size_t nm = 0, n = 0, hits = 0;
+    keep_err err;
+    const infer_tokenizer *t = infer_model_tokenizer(m);
+    if (!infer_tokenize_alloc(t, marker, strlen(marker), INFER_TOK_PARSE_SPECIAL, &mid, &nm, &err) &&
+        nm == 1 &&
+        !infer_tokenize_alloc(t, text, strlen(text), INFER_TOK_ADD_SPECIAL | INFER_TOK_PARSE_SPECIAL,
+                              &ids, &n, &err))
+        for (size_t i = 0; i < n; i++)
+            hits += ids[i] == mid[0];
+    keep_free(mid);
+    keep_free(ids);
+    return hits;
+}
+
+/* The tiny Llama-3 fixture names no chat template (so ChatML is used), but
+ * its vocabulary has Llama 3's header tokens: the keep.conf override must
+ * write the Llama 3 format, whose markers then tokenize as those tokens. */
+static void test_chat_template(env_t *en)
+{
+    keep_err err;
+    const char *path = tap_fixture("models/tiny-llama3-q8_0.gguf");
+    infer_model *m = NULL;
+    if (infer_model_open(path, &m, &err)) {
+        OKF(0, "open tiny llama3: %s", err.msg);
+        return;
+    }
+    const char *names[2] = {"auto", "llama3"};
+    size_t headers[2] = {0, 0}, eot[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        retr_generator *g = NULL;
+        retr_gguf_options o = {1, 1024, 1, 0, 2, 7, 0, names[i], 0};
+        if (retr_generator_open_gguf(path, &o, &g, &err)) {
+            OKF(0, "open with chat_template %s: %s", names[i], err.msg);
+            continue;
+        }
+        retr_ask_request rq;
+        ask_init(&rq, en, "How many scanners were planned for the cold store hall?");
+        rq.gen = g;
+        rq.max_tokens = 2;
+        retr_answer *a = NULL;
+        ASSERT_EQ_INT(retr_ask(en->s, &rq, &a, &err), KEEP_OK, "answer with the chat template override");
+        const char *p = a ? retr_answer_prompt(a) : NULL;
+        if (p) {
+            headers[i] = special_count(m, "<|start_header_id|>", p);
+            eot[i] = special_count(m, "<|eot_id|>", p);
+            if (i == 0)
+                OKF(strncmp(p, "<|im_start|>system\n", 19) == 0 && !strstr(p, "<|start_header_id|>"),
+                    "auto: the model names no template, ChatML is written");
+            else
+                OKF(strncmp(p, "<|start_header_id|>system<|end_header_id|>", 42) == 0 &&
+                        !strstr(p, "<|im_start|>"),
+                    "llama3: the Llama 3 format is written instead");
+        }
+        retr_answer_free(a);
+        retr_generator_free(g);
+    }
+    OKF(headers[0] == 0 && headers[1] == 3,
+        "the prompt tokens hold Llama 3's header token only with the override (%zu, %zu: system, user, assistant)",
+        headers[0], headers[1]);
+    OKF(eot[0] == 0 && eot[1] == 2, "and its end-of-turn token (%zu, %zu)", eot[0], eot[1]);
+    retr_generator *g = NULL;
+    retr_gguf_options bad = {1, 1024, 1, 0, 2, 7, 0, "jinja-of-my-own", 0};
+    ASSERT_EQ_INT(retr_generator_open_gguf(path, &bad, &g, &err), KEEP_ERR_USAGE,
+                  "an unknown template name is a usage error");
+    OKF(g == NULL && strstr(err.msg, "jinja-of-my-own") != NULL, "naming it (%s)", err.msg);
+    infer_model_free(m);
 }
 
 int main(void)
@@ -731,7 +887,9 @@ int main(void)
     test_question_set(&en);
     test_access_and_injection(&en);
     test_scripted_generator(&en);
+    test_followups(&en);
     test_tiny_model(&en);
+    test_chat_template(&en);
     idx_principal_free(en.admin);
     idx_vectors_close(en.v);
     idx_embedder_free(en.e);

@@ -830,6 +830,8 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
         go.threads = s->cfg.answer_threads;
         go.sequences = s->cfg.sequences > 0 ? s->cfg.sequences : 1;
         go.max_tokens = s->cfg.max_tokens;
+        go.chat_template = s->cfg.chat_template;
+        go.warm = 1; /* the first askers do not wait for the system prompt */
         if ((rc = retr_generator_open_gguf(mp, &go, &s->gen, err)))
             goto fail;
         web__log(s, "answers: %s (%d sequence%s)", mp, go.sequences, go.sequences == 1 ? "" : "s");
