@@ -6,7 +6,9 @@
  * different rows serialise alike. Ids are consecutive from the anchor's
  * pruned_id, so a row removed from the middle shows as a gap even before the
  * hashes are looked at. */
+#include <errno.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -319,6 +321,35 @@ out:
     sqlite3_finalize(st);
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     return rc;
+}
+
+/* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or seconds since the epoch. A bare
+ * day as an upper bound means the end of that day. */
+int idx_audit_parse_time(const char *s, int end_of_day, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!errno && end != s && !*end && v >= 0) {
+        *out = v;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int day_only = 0;
+    if (!e || *e) {
+        memset(&tm, 0, sizeof tm);
+        e = strptime(s, "%Y-%m-%d", &tm);
+        if (!e || *e)
+            return -1;
+        day_only = 1;
+    }
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || t < 0)
+        return -1;
+    *out = (int64_t)t + (day_only && end_of_day ? 86400 : 0);
+    return 0;
 }
 
 /* ---- retention ------------------------------------------------------------------------------- */

@@ -68,6 +68,11 @@ int idx_audit_verify(idx_store *s, idx_audit_check *c, keep_err *err);
  * deleted row's hash. *pruned (may be NULL) receives the count. */
 int idx_audit_prune(idx_store *s, int64_t cutoff, int64_t *pruned, keep_err *err);
 
+/* A time filter value: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" (UTC) or seconds
+ * since the epoch into *out; with end_of_day, a bare day means its end (for
+ * an exclusive upper bound). -1 when s is none of these. */
+int idx_audit_parse_time(const char *s, int end_of_day, int64_t *out);
+
 /* Rows in the log (for status pages). */
 int idx_audit_count(idx_store *s, int64_t *n, keep_err *err);
 
