@@ -1,8 +1,9 @@
 /* test_audit.c — index/audit.c without a server: rows appended with their
  * fields, filters and paging, the hash chain verifying, tampering (a changed
  * row, a removed row) found at the right row, UPDATE/DELETE refused by the
- * triggers, and retention pruning the oldest rows while the chain still
- * verifies. */
+ * triggers, retention pruning the oldest rows while the chain still
+ * verifies (also through the server's [audit] retention_days), and the
+ * time filter parser. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "index/audit.h"
 #include "tap.h"
+#include "web/web_int.h"
 
 typedef struct {
     int n;
@@ -187,6 +189,45 @@ int main(void)
     ASSERT_EQ_INT((int)c.bad_id, 13, "the missing row is reported");
     idx_store_close(s);
 
+    /* the server's retention: [audit] retention_days over old rows */
+    char db3[256];
+    snprintf(db3, sizeof db3, "%s/server.db", dir);
+    s = NULL;
+    ASSERT_EQ_INT(idx_store_open(db3, 1000, &s, &err), KEEP_OK, "third store");
+    append(s, now - 100 * 86400, "u", "search", "old", NULL, NULL, 200);
+    append(s, now - 50 * 86400, "u", "search", "older than 40 days", NULL, NULL, 200);
+    append(s, now - 10 * 86400, "u", "search", "recent", NULL, NULL, 200);
+    web_server *srv = keep_calloc(1, sizeof *srv);
+    pthread_mutex_init(&srv->log_mu, NULL);
+    keep_config_defaults(&srv->cfg);
+    ASSERT_EQ_INT(srv->cfg.audit_retention_days, 0, "retention defaults to keep forever");
+    web__audit_retention(srv, s);
+    idx_audit_count(s, &n, &err);
+    ASSERT_EQ_INT((int)n, 3, "retention 0 prunes nothing");
+    srv->cfg.audit_retention_days = 40;
+    web__audit_retention(srv, s);
+    idx_audit_count(s, &n, &err);
+    ASSERT_EQ_INT((int)n, 1, "retention 40 days keeps the recent row");
+    ASSERT_EQ_INT(idx_audit_verify(s, &c, &err), KEEP_OK, "verify");
+    ASSERT_EQ_INT((int)c.bad_id, 0, "the chain holds after the server's retention");
+    pthread_mutex_destroy(&srv->log_mu);
+    keep_free(srv);
+    idx_store_close(s);
+
+    int64_t t = 0;
+    ASSERT_EQ_INT(idx_audit_parse_time("2026-11-23", 0, &t), 0, "a day parses");
+    ASSERT_EQ_INT((int)(t % 86400), 0, "at midnight UTC");
+    int64_t t2 = 0;
+    idx_audit_parse_time("2026-11-23", 1, &t2);
+    ASSERT_EQ_INT((int)(t2 - t), 86400, "as an upper bound, the end of the day");
+    ASSERT_EQ_INT(idx_audit_parse_time("2026-11-23T10:00:00Z", 1, &t2), 0, "a UTC time parses");
+    ASSERT_EQ_INT((int)(t2 - t), 36000, "ten hours in");
+    ASSERT_EQ_INT(idx_audit_parse_time("1700000000", 0, &t2), 0, "seconds parse");
+    OK(t2 == 1700000000, "as given");
+    OK(idx_audit_parse_time("yesterday", 0, &t2) != 0, "words do not");
+    OK(idx_audit_parse_time("2026-13-45", 0, &t2) != 0, "nor impossible dates");
+
+    unlink(db3);
     unlink(db);
     unlink(db2);
     char cmd[300];
