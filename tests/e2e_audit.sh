@@ -91,7 +91,22 @@ tap_eq "$(code PUT /api/v1/admin/collections/hr/grants/eng "$ADM")" 200 "grants 
 tap_eq "$(code DELETE /api/v1/admin/collections/hr/grants/eng "$ADM")" 200 "revokes it"
 tap_eq "$(code POST /api/v1/admin/folders "$ADM" -H 'Content-Type: application/json' -d "{\"path\":\"$TAP_TMP/drop\",\"collection\":\"eng\"}")" 201 "adds a drop folder"
 tap_eq "$(code POST /api/v1/tokens "$AL" -H 'Content-Type: application/json' -d '{"name":"laptop"}')" 201 "alice creates a token"
+tap_eq "$(code PUT /api/v1/admin/users/dave/password "$ADM" -H 'Content-Type: application/json' -d '{"password":"dave-other-pw"}')" 200 "sets his password"
+
+# ---- what the Admin page reads (web/assets/admin.js) --------------------------------------------------
+G() { curl -s -H "Authorization: Bearer $ADM" "$B$1"; }
+tap_eq "$(G /api/v1/admin/users | jq -r '.users[] | select(.name=="dave") | (.admin|tostring) + " " + (.groups|join(","))')" "false eng" "users: name, role, groups"
+tap_eq "$(G /api/v1/admin/groups | jq -r '.groups[] | select(.name=="eng") | (.users|join(",")) + " " + (.collections|join(","))')" "bob,dave eng" "groups: users and collections"
+tap_eq "$(G /api/v1/admin/collections | jq -r '.collections[] | select(.name=="hr") | (.documents|tostring) + " " + (.groups|join(","))')" "1 hr" "collections: documents and grants"
+FID=$(G /api/v1/admin/folders | jq -r '.folders[0].id')
+tap_match "$(G /api/v1/admin/folders | jq -r '.folders[0].path + " " + .folders[0].collection')" "/drop eng$" "folders: path and collection"
+tap_eq "$(code DELETE "/api/v1/admin/folders/$FID" "$ADM")" 200 "removes the drop folder"
+tap_eq "$(code DELETE /api/v1/admin/users/dave/groups/eng "$ADM")" 200 "takes him out of the group"
 tap_eq "$(code DELETE /api/v1/admin/users/dave "$ADM")" 200 "the admin removes the user"
+PAGE=$(curl -s "$B/")
+tap_match "$PAGE" 'id="view-admin"' "the UI page has the Admin section"
+tap_match "$PAGE" '<script src="/assets/admin.js" defer>' "and loads admin.js"
+tap_match "$(curl -s -D - -o /dev/null "$B/assets/admin.js")" "Content-Type: text/javascript" "admin.js is embedded"
 
 # ---- the rows ---------------------------------------------------------------------------------------
 tap_eq "$(code GET /api/v1/admin/audit "$AL")" 403 "a non-admin gets 403 on the audit log"
@@ -128,6 +143,9 @@ tap_eq "$(audit "action=revoke" | jq -r '.entries[0].target')" "hr/eng" "revoke 
 tap_match "$(audit "action=folder_add" | jq -r '.entries[0].target')" "/drop -> eng$" "folder_add row"
 tap_eq "$(audit "action=token_create" | jq -r '.entries[0].user + " " + .entries[0].target')" "alice laptop" "token_create row"
 tap_eq "$(audit "action=user_remove" | jq -r '.entries[0].target')" "dave" "user_remove row"
+tap_eq "$(audit "action=user_password" | jq -r '.entries[0].target')" "dave" "user_password row"
+tap_eq "$(audit "action=group_leave" | jq -r '.entries[0].target')" "dave/eng" "group_leave row"
+tap_eq "$(audit "action=folder_remove" | jq -r '.entries[0].target')" "$FID" "folder_remove row"
 R=$(audit "limit=2")
 tap_eq "$(printf '%s' "$R" | jq -r '.entries | length')" 2 "limit pages the log"
 NEXT=$(printf '%s' "$R" | jq -r '.next_before')
