@@ -107,6 +107,7 @@ PAGE=$(curl -s "$B/")
 tap_match "$PAGE" 'id="view-admin"' "the UI page has the Admin section"
 tap_match "$PAGE" '<script src="/assets/admin.js" defer>' "and loads admin.js"
 tap_match "$(curl -s -D - -o /dev/null "$B/assets/admin.js")" "Content-Type: text/javascript" "admin.js is embedded"
+tap_eq "$(curl -s "$B/api/v1/openapi.json" | jq -r '[.paths | has("/api/v1/admin/audit", "/api/v1/admin/audit/verify", "/api/v1/admin/status")] | all')" true "the OpenAPI document lists the audit and status endpoints"
 
 # ---- the rows ---------------------------------------------------------------------------------------
 tap_eq "$(code GET /api/v1/admin/audit "$AL")" 403 "a non-admin gets 403 on the audit log"
