@@ -59,7 +59,7 @@ int cli_refresh_vectors(cli_env *env, idx_store *store, int tty, int relearn, si
 
 extern const cli_command cli_cmd_ingest, cli_cmd_search, cli_cmd_docs, cli_cmd_eval,
     cli_cmd_model, cli_cmd_folder, cli_cmd_reindex, cli_cmd_user, cli_cmd_collection;
-extern const cli_command cli_cmd_watch, cli_cmd_serve, cli_cmd_ask;
+extern const cli_command cli_cmd_watch, cli_cmd_serve, cli_cmd_ask, cli_cmd_audit;
 /* keep user passwd|token|tokens|revoke-token (cmd_serve.c: they need web/). */
 int cli_user_account(cli_env *env, int argc, char **argv);
 

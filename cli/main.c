@@ -20,6 +20,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_collection,
     &cli_cmd_watch,
     &cli_cmd_serve,
+    &cli_cmd_audit,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -39,6 +39,7 @@ void keep_config_defaults(keep_config *cfg)
     cfg->embedding_model[0] = '\0';
     cfg->web_tls_cert[0] = cfg->web_tls_key[0] = cfg->web_trusted_proxies[0] = '\0';
     snprintf(cfg->web_proxy_user_header, sizeof cfg->web_proxy_user_header, "X-Remote-User");
+    cfg->audit_retention_days = 0;
 }
 
 typedef struct {
@@ -88,6 +89,7 @@ static const int_key int_keys[] = {
     IN("web", "timeout_s", web_timeout_s, 1, 3600),
     IN("web", "session_hours", web_session_hours, 1, 8760),
     IN("web", "login_failures", web_login_failures, 1, 1000),
+    IN("audit", "retention_days", audit_retention_days, 0, 36500),
 };
 
 /* Text keys: copied into fixed-size fields (too long is an error). */
@@ -276,13 +278,15 @@ int keep_config_write_default(const char *path, keep_err *err)
             ";sequences = %d\n;timeout_s = %d\n;min_relevance = %d\n;chat_template = %s\n\n"
             "[web]\n;listen = %s\n;threads = %d\n;max_upload_mb = %zu\n;timeout_s = %d\n"
             ";session_hours = %d\n;login_failures = %d\n;tls_cert =\n;tls_key =\n"
-            ";trusted_proxies =\n;proxy_user_header = %s\n",
+            ";trusted_proxies =\n;proxy_user_header = %s\n\n"
+            "[audit]\n; 0 keeps the audit log forever\n;retention_days = %d\n",
             d.max_file_mb, d.max_text_mb, d.chunk_chars, d.chunk_overlap, d.ingest_threads,
             d.ocr ? "on" : "off", d.ocr_languages,
             d.search_k, d.max_chunks_per_doc, d.busy_timeout_ms, d.answer_k, d.context_tokens,
             d.max_tokens, d.answer_threads, d.sequences, d.answer_timeout_s, d.min_relevance, d.chat_template,
             d.web_listen, d.web_threads, d.web_max_upload_mb, d.web_timeout_s,
-            d.web_session_hours, d.web_login_failures, d.web_proxy_user_header);
+            d.web_session_hours, d.web_login_failures, d.web_proxy_user_header,
+            d.audit_retention_days);
     if (fclose(f) != 0)
         return keep_err_set(err, KEEP_ERR_IO, "cannot write %s", path);
     return KEEP_OK;

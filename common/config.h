@@ -45,6 +45,8 @@ typedef struct keep_config {
     char web_tls_key[1024];      /* PEM private key */
     char web_trusted_proxies[512]; /* addresses whose user header is believed */
     char web_proxy_user_header[128]; /* the reverse proxy's user header */
+    /* [audit] */
+    int audit_retention_days;    /* audit rows older than this are pruned; 0 = kept forever */
 } keep_config;
 
 void keep_config_defaults(keep_config *cfg);

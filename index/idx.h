@@ -15,7 +15,7 @@
 
 /* The schema this build writes. A database with a higher version is refused;
  * a lower one is migrated on open. */
-#define IDX_SCHEMA_VERSION 3
+#define IDX_SCHEMA_VERSION 4
 
 typedef struct idx_store idx_store;
 

@@ -3,6 +3,7 @@ libkeep_a_SOURCES += index/idx.h index/store_int.h index/store.c index/sync.c
 libkeep_a_SOURCES += index/vecindex.c index/vecindex.h index/faiss_c_ext.h
 libkeep_a_SOURCES += index/embed_builtin.c index/vectors.c index/access.c
 libkeep_a_SOURCES += index/termstats.c
+libkeep_a_SOURCES += index/audit.h index/audit.c
 libkeep_a_SOURCES += index/auth.h index/auth.c index/dropsync.h index/dropsync.c
 # Debian 12 has FAISS's C API headers but no libfaiss_c: configure then sets
 # FAISS_SHIM and we supply the C API functions we call ourselves.
@@ -18,3 +19,9 @@ tests_test_vecindex_SOURCES = tests/test_vecindex.c tests/tap.h
 tests_test_vecindex_LDADD = $(TEST_LIBS)
 nodist_EXTRA_tests_test_vecindex_SOURCES = build-aux/force-cxx-link.cpp
 TESTS += tests/test_store tests/test_vecindex
+
+check_PROGRAMS += tests/test_audit
+tests_test_audit_SOURCES = tests/test_audit.c tests/tap.h
+tests_test_audit_LDADD = $(TEST_LIBS)
+nodist_EXTRA_tests_test_audit_SOURCES = build-aux/force-cxx-link.cpp
+TESTS += tests/test_audit

@@ -103,6 +103,31 @@ static const char *const migrations[] = {
     "CREATE INDEX sessions_user ON sessions(user);"
     "CREATE TABLE drop_folders(id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,"
     "  collection TEXT NOT NULL);",
+    /* 3 -> 4: the audit log (index/audit.c): append-only rows chained by
+     * hash; audit_anchor holds the hash of the last row retention pruned.
+     * The triggers refuse any change but pruning the oldest rows. */
+    "CREATE TABLE audit_log(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+    "  user TEXT NOT NULL, via TEXT NOT NULL, remote TEXT NOT NULL, action TEXT NOT NULL,"
+    "  target TEXT, query TEXT, returned TEXT, cited TEXT, status INTEGER NOT NULL,"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX audit_log_at ON audit_log(at);"
+    "CREATE INDEX audit_log_user ON audit_log(user, id);"
+    "CREATE INDEX audit_log_action ON audit_log(action, id);"
+    "CREATE TABLE audit_anchor(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  pruned_id INTEGER NOT NULL, hash TEXT NOT NULL,"
+    "  pruned_rows INTEGER NOT NULL DEFAULT 0, pruned_at INTEGER);"
+    "INSERT INTO audit_anchor(id, pruned_id, hash) VALUES (1, 0,"
+    "  '0000000000000000000000000000000000000000000000000000000000000000');"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  WHEN old.id > (SELECT pruned_id FROM audit_anchor) BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_anchor_forward BEFORE UPDATE ON audit_anchor"
+    "  WHEN new.pruned_id < old.pruned_id OR new.id <> old.id BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit anchor only moves forward'); END;"
+    "CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE ON audit_anchor BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit anchor stays'); END;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == IDX_SCHEMA_VERSION, "one migration per schema version");

@@ -79,6 +79,7 @@ int web__h_admin_user_add(web_req *r)
         rc = keep_err_set(&err, KEEP_ERR_USAGE, "name is required");
         goto out;
     }
+    web__audit_target(r, "%s%s", name, cJSON_IsTrue(admin) ? " (admin)" : "");
     if (groups && !cJSON_IsArray(groups)) {
         rc = keep_err_set(&err, KEEP_ERR_USAGE, "groups is an array of names");
         goto out;
@@ -362,6 +363,8 @@ int web__h_admin_folder_add(web_req *r)
     const char *coll = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "collection"));
     if (!coll)
         coll = "default";
+    if (path)
+        web__audit_target(r, "%s -> %s", path, coll);
     size_t cl = strlen(coll);
     if (!path || path[0] != '/' || cl == 0 || cl > WEB_NAME_MAX || !keep_utf8_valid(coll, cl)) {
         cJSON_Delete(body);

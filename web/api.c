@@ -148,6 +148,7 @@ static int h_search(web_req *r)
     int rc = MHD_YES;
     retr_results *res = NULL;
     const char *q = json_str(body, "query");
+    web__audit_query(r, q);
     if (!q || !*q || strlen(q) > 4096) {
         rc = web__error(r, 400, "bad_request", "query is a string of 1 to 4096 bytes");
         goto out;
@@ -196,6 +197,8 @@ static int h_search(web_req *r)
         rc = web__keep_error(r, st, &err);
         goto out;
     }
+    for (size_t i = 0; i < retr_results_count(res); i++)
+        web__audit_doc(&r->audit.returned, retr_results_hit(res, i)->doc_id);
     rc = web__json(r, 200, retr_results_json(res));
 out:
     retr_results_free(res);
@@ -387,6 +390,7 @@ static int h_doc_text(web_req *r)
     }
     cJSON_AddStringToObject(row.json, "text", text);
     keep_free(text);
+    web__audit_doc(&r->audit.returned, row.id);
     return web__json(r, 200, row.json);
 }
 
@@ -441,6 +445,7 @@ static int h_doc_original(web_req *r)
     }
     snprintf(r->extra_name, sizeof r->extra_name, "Content-Disposition");
     disposition(row.path, r->extra_value, sizeof r->extra_value);
+    web__audit_doc(&r->audit.returned, row.id);
     int out = web__respond(r, 200, "application/octet-stream", data, len);
     keep_free(data);
     return out;
@@ -470,6 +475,7 @@ static int h_doc_delete(web_req *r)
         return web__keep_error(r, rc, &err);
     if (upload && !row.parent_id)
         unlink(row.path);
+    web__audit_doc(&r->audit.returned, row.id);
     web__poke_watcher(r->srv, 0, 1);
     return web__json(r, 200, cJSON_CreateObject());
 }
@@ -554,6 +560,7 @@ static int h_upload(web_req *r)
     if (!r->n_files)
         return web__error(r, 400, "bad_request", "no file in the upload (form field 'file')");
     const char *coll = r->upload_collection[0] ? r->upload_collection : "default";
+    web__audit_target(r, "%s", coll);
     if (!keep_utf8_valid(coll, strlen(coll)))
         return web__error(r, 400, "bad_request", "the collection name is not UTF-8");
     if (!idx_principal_may_read(r->principal, coll))
@@ -610,6 +617,8 @@ static int h_upload(web_req *r)
             snprintf(res.status, sizeof res.status, "failed");
             snprintf(res.reason, sizeof res.reason, "%s", err.msg);
         }
+        if (id)
+            web__audit_doc(&r->audit.returned, id);
         if (id)
             cJSON_AddNumberToObject(o, "id", (double)id);
         else
@@ -716,6 +725,8 @@ static int h_token_add(web_req *r)
     if (!body)
         return MHD_YES;
     const char *name = json_str(body, "name");
+    if (name)
+        web__audit_target(r, "%s", name);
     char *secret = NULL;
     int64_t id = 0;
     keep_err err;
@@ -788,5 +799,8 @@ const web_route web_routes[] = {
     {"GET", "/api/v1/admin/folders", WEB_ADMIN, WEB_BODY_NONE, web__h_admin_folders},
     {"POST", "/api/v1/admin/folders", WEB_ADMIN, WEB_BODY_JSON, web__h_admin_folder_add},
     {"DELETE", "/api/v1/admin/folders/*", WEB_ADMIN, WEB_BODY_NONE, web__h_admin_folder_remove},
+    {"GET", "/api/v1/admin/audit", WEB_ADMIN, WEB_BODY_NONE, web__h_admin_audit},
+    {"GET", "/api/v1/admin/audit/verify", WEB_ADMIN, WEB_BODY_NONE, web__h_admin_audit_verify},
+    {"GET", "/api/v1/admin/status", WEB_ADMIN, WEB_BODY_NONE, web__h_admin_status},
 };
 const size_t web_n_routes = sizeof web_routes / sizeof web_routes[0];

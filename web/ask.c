@@ -58,6 +58,9 @@ typedef struct ask_job {
     int queued;   /* counted in srv->gen_waiting */
     retr_cancel *cancel;
 
+    /* the audit row a streaming answer writes when it ends */
+    web_audit_who who;
+
     /* a plain JSON answer: the client's socket, looked at while generating */
     int conn_fd;
     size_t pieces;
@@ -316,6 +319,14 @@ static void record_answer(web_server *s, const retr_answer *a)
     cJSON_Delete(o);
 }
 
+/* The cited documents of an answer as an id list into b (the documents an
+ * answer returns are its citations). */
+static void cited_docs(const retr_answer *a, keep_buf *b)
+{
+    for (size_t i = 0; a && i < retr_answer_citation_count(a); i++)
+        web__audit_doc(b, retr_answer_citation(a, i)->doc_id);
+}
+
 /* The citations of an answer as {"citations", "refused", "mode"} (the
  * OpenAI responses' "keep" field). Caller frees with cJSON_Delete. */
 static cJSON *keep_extra(cJSON *answer_json)
@@ -538,6 +549,12 @@ static void *ask_worker(void *arg)
     j->finished = 1;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
+    keep_buf cited = {0};
+    if (!rc && !gone)
+        cited_docs(a, &cited);
+    int status = gone ? 499 : rc == KEEP_ERR_CANCELLED ? 504 : rc == KEEP_ERR_TOOBIG ? 503 : rc ? 500 : 200;
+    web__audit_write(s, j->store, &j->who, NULL, j->question, cited.data, cited.data, status);
+    keep_buf_free(&cited);
     retr_answer_free(a);
     /* the store goes back to the pool now, not when the client has read everything */
     web__slot_put(s, j->slot);
@@ -596,6 +613,7 @@ static int start_stream(web_req *r, ask_job *j)
     web__search_vectors(r, &j->vectors, &j->embedder);
     j->slot = web__slot_take(r);
     j->store = j->slot->store;
+    web__audit_who(r, &j->who);
     j->as = r->principal;
     j->own_as = 1;
     r->principal = NULL;
@@ -619,6 +637,7 @@ static int start_stream(web_req *r, ask_job *j)
         job_unref(j);
         return web__error(r, 503, "busy", "cannot start the answer");
     }
+    r->audit.deferred = 1; /* the worker writes the row with what was cited */
     MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     web__headers(r, resp);
@@ -661,6 +680,10 @@ static int run_sync(web_req *r, ask_job *j)
     keep_err_clear(&err);
     int rc = retr_ask(j->store, &rq, &a, &err), mhd;
     record_answer(r->srv, a);
+    if (!rc) {
+        cited_docs(a, &r->audit.returned);
+        cited_docs(a, &r->audit.cited);
+    }
     if (retr_cancel_fired(j->cancel)) {
         web__log(r->srv, "ask: stopped, the client went away");
         mhd = web__error(r, 499, "cancelled", "the client went away");
@@ -686,7 +709,9 @@ static int handle(web_req *r, int fmt)
     if (!j)
         return web__error(r, 500, "internal", "out of memory");
     int mhd;
-    if (fmt == FMT_KEEP ? parse_ask(r, j, &mhd) : parse_chat(r, j, &mhd)) {
+    int bad = fmt == FMT_KEEP ? parse_ask(r, j, &mhd) : parse_chat(r, j, &mhd);
+    web__audit_query(r, j->question);
+    if (bad) {
         job_free(j);
         return mhd;
     }

@@ -267,6 +267,7 @@ int web__h_login(web_req *r)
         return web__error(r, 400, "bad_request", "give username and password");
     }
     web_server *s = r->srv;
+    web__audit_target(r, "%s", user); /* the name tried, also when the login fails */
     int64_t now = time(NULL), retry = 0;
     char ukey[WEB_NAME_MAX + 8], ikey[80];
     snprintf(ukey, sizeof ukey, "u:%s", user);

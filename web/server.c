@@ -476,6 +476,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              r->route ? r->route->pattern : "(unknown)", status, ms,
              r->user[0] ? r->user : "-", r->peer);
     record_metrics(s, r->route_index, status, ms / 1000.0);
+    r->status = status;
+    web__audit_finish(r);
     release_slot(r);
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
@@ -699,7 +701,7 @@ static void *watch_main(void *arg)
     web_server *s = arg;
     watch_set cur = {0};
     atomic_store(&s->folders_dirty, 1);
-    time_t last_purge = 0;
+    time_t last_purge = 0, last_retention = time(NULL);
     while (!s->shutdown) {
         if (atomic_exchange(&s->folders_dirty, 0))
             reload_folders(s, &cur);
@@ -719,6 +721,10 @@ static void *watch_main(void *arg)
         if (now - last_purge > 600) {
             idx_sessions_purge(s->watch_store, now, &err);
             last_purge = now;
+        }
+        if (now - last_retention >= 86400) {
+            web__audit_retention(s, s->watch_store);
+            last_retention = now;
         }
     }
     watch_set_free(&cur);
@@ -820,6 +826,7 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
             goto fail;
     if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->watch_store, err)))
         goto fail;
+    web__audit_retention(s, s->watch_store);
 
     /* the answer model, loaded once: every answer shares its sequences */
     if (s->cfg.model[0]) {

@@ -104,6 +104,16 @@ typedef struct web_upload_file {
 
 typedef struct web_route web_route;
 
+/* What the audit row of a request records besides who, where and the
+ * status (audit.c). */
+typedef struct web_audit {
+    char target[512];   /* what was acted on; default: the route's * segments */
+    char *query;        /* the query or question (owned) */
+    keep_buf returned;  /* document ids returned, "1,5,9" */
+    keep_buf cited;     /* document ids cited by an answer */
+    int deferred;       /* a streaming answer's worker writes the row */
+} web_audit;
+
 /* One request, from its headers to its completion. */
 typedef struct web_req {
     web_server *srv;
@@ -134,6 +144,8 @@ typedef struct web_req {
     int via_session, via_token, via_proxy;
     char session_hash[65];
     char csrf[64];
+
+    web_audit audit;
 
     /* response extras */
     char set_cookie[256];
@@ -214,6 +226,36 @@ int web__h_ask(web_req *r);
 int web__h_chat_completions(web_req *r);
 int web__h_embeddings(web_req *r);
 int web__h_models(web_req *r);
+
+/* ---- audit log (audit.c) ------------------------------------------------------------------- */
+/* The audit action of a route ("search", "ask", "user_add", ...), NULL when
+ * the route is not audited. */
+const char *web__audit_action(const web_route *route);
+/* Records the query of this request (copied). */
+void web__audit_query(web_req *r, const char *query);
+/* Sets what the request acted on (default: the route's * segments). */
+void web__audit_target(web_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a document id to a list (returned or cited) unless already there. */
+void web__audit_doc(keep_buf *list, int64_t id);
+/* Writes the request's row (at completion; not for deferred rows). Never
+ * fails the request: a failure is logged without the query. */
+void web__audit_finish(web_req *r);
+/* Who and from where, copied for a row written after the request is gone. */
+typedef struct web_audit_who {
+    char user[WEB_NAME_MAX + 1];
+    char via[16];
+    char remote[64];
+    const char *action;
+} web_audit_who;
+void web__audit_who(web_req *r, web_audit_who *w);
+/* Writes a row on st (an answer worker's store). */
+void web__audit_write(web_server *s, idx_store *st, const web_audit_who *w, const char *target,
+                      const char *query, const char *returned, const char *cited, int status);
+/* Prunes rows older than [audit] retention_days (no-op when 0) on st. */
+void web__audit_retention(web_server *s, idx_store *st);
+int web__h_admin_audit(web_req *r);
+int web__h_admin_audit_verify(web_req *r);
+int web__h_admin_status(web_req *r);
 
 /* Embedded files (assets.c, generated from web/assets/). */
 typedef struct web_asset {

@@ -44,6 +44,7 @@ async function api(method, path, body) {
 function show(view) {
   document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== "view-" + view; });
   $("nav").hidden = !state.user;
+  $("nav-admin").hidden = !state.admin;
   document.querySelectorAll("nav a").forEach((a) => {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -440,6 +441,7 @@ async function route() {
   if (m) { show("doc"); loadDoc(m[1]); }
   else if (h === "#/documents") { show("documents"); loadCollections(); loadDocs(); }
   else if (h === "#/ask") { show("ask"); loadCollections(); $("ask-q").focus(); }
+  else if (h === "#/admin" && state.admin) { show("admin"); keepAdmin.load(); }
   else { show("search"); loadCollections(); $("q").focus(); }
 }
 
