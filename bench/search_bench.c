@@ -3,7 +3,9 @@
  * with the built-in embedder, builds the FAISS index, then runs 1,000 hybrid
  * queries from 2 threads and prints p50/p99 latency, build times and memory.
  *
- * usage: search_bench N_CHUNKS [DATA_DIR]   (N_CHUNKS: 1000 .. 2000000) */
+ * usage: search_bench N_CHUNKS [DATA_DIR] [--data-only]   (N_CHUNKS: 1000 .. 2000000)
+ * --data-only stops once DATA_DIR holds the indexed, embedded corpus (keep.db
+ * and vectors.faiss), for the HTTP benchmark (bench/http/run.sh) to serve. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,9 +115,12 @@ static int cmp_d(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    int data_only = argc > 1 && strcmp(argv[argc - 1], "--data-only") == 0;
+    if (data_only)
+        argc--;
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
     if (n < 1000 || n > 2000000) {
-        fprintf(stderr, "usage: search_bench N_CHUNKS [DATA_DIR] (1000..2000000)\n");
+        fprintf(stderr, "usage: search_bench N_CHUNKS [DATA_DIR] [--data-only] (1000..2000000)\n");
         return 2;
     }
     char dir[256];
@@ -182,6 +187,15 @@ int main(int argc, char **argv)
     }
     double t_index = keep_now_ms() - t0;
     long rss1 = rss_kb();
+    if (data_only) {
+        printf("%s: %ld chunks; ingest %.1f s, learn %.1f s, embed %.1f s, index %.1f s\n", dir, n,
+               t_ingest / 1000, t_learn / 1000, t_embed / 1000, t_index / 1000);
+        idx_vectors_close(v);
+        idx_embedder_free(e);
+        idx_store_close(s);
+        keep_buf_free(&text);
+        return 0;
+    }
     idx_vectors_close(v);
     t0 = keep_now_ms();
     if (idx_vectors_open(s, cache, &v, &err))
