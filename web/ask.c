@@ -483,6 +483,10 @@ static int on_piece(void *ud, const char *text, size_t len)
     put_text(j, t);
     pthread_mutex_unlock(&j->mu);
     keep_free(t);
+    if (j->srv->test_piece_delay_ms > 0) {
+        struct timespec ts = {0, j->srv->test_piece_delay_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     return retr_cancel_fired(j->cancel);
 }
 
@@ -821,6 +825,12 @@ static void *asks_main(void *arg)
 
 int web__asks_start(web_server *s, keep_err *err)
 {
+    const char *d = getenv("KEEP_TEST_PIECE_DELAY_MS");
+    if (d) {
+        char *end;
+        long v = strtol(d, &end, 10);
+        s->test_piece_delay_ms = *end == '\0' && v > 0 && v < 1000 ? v : 0;
+    }
     if (pthread_create(&s->asks_thread, NULL, asks_main, s) != 0)
         return keep_err_set(err, KEEP_ERR_INTERNAL, "cannot start the ask thread");
     s->asks_thread_on = 1;

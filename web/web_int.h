@@ -88,6 +88,9 @@ struct web_server {
     struct ask_job *asks;
     pthread_t asks_thread;
     int asks_thread_on, asks_stop;
+    /* tests only (KEEP_TEST_PIECE_DELAY_MS): each streamed piece of answer
+     * waits this long, so a test can keep the model busy on the fixture models */
+    long test_piece_delay_ms;
     atomic_int gen_waiting;          /* answers waiting for a free sequence */
     uint64_t gen_tokens, gen_answers; /* under metrics_mu */
     double gen_decode_s;
