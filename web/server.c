@@ -864,8 +864,11 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    /* searches read the FTS index and chunks: mapped pages spare a read()
+     * copy per page (a third of the server's time under wrk otherwise) */
     for (size_t i = 0; i < s->n_slots; i++)
-        if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->slots[i].store, err)))
+        if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->slots[i].store, err)) ||
+            (rc = idx_store_tune_reads(s->slots[i].store, (int64_t)1 << 36, 4 * 1024, err)))
             goto fail;
     if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->watch_store, err)))
         goto fail;
