@@ -7,6 +7,6 @@ nodist_EXTRA_bench_search_bench_SOURCES = build-aux/force-cxx-link.cpp
 bench_embed_SOURCES = bench/embed.c
 bench_embed_LDADD = $(TEST_LIBS)
 nodist_EXTRA_bench_embed_SOURCES = build-aux/force-cxx-link.cpp
-EXTRA_DIST += bench/embed.sh bench/http/run.sh bench/http/search.lua
+EXTRA_DIST += bench/embed.sh bench/http/run.sh bench/http/search.lua bench/http/soak.sh
 bench: bench/search_bench$(EXEEXT) bench/embed$(EXEEXT)
 .PHONY: bench

@@ -72,6 +72,9 @@ HITS=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/j
 
 # ---- wrk: searches ------------------------------------------------------------------------------
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # server CPU time, clock ticks
+TICK=$(getconf CLK_TCK)
+C0=$(cpu)
 if [ -n "$MODE" ]; then
     sed "s/'}'/',\"mode\":\"$MODE\"}'/" "$SRC/search.lua" > "$TMP/search.lua"
 else
@@ -80,6 +83,7 @@ fi
 KEEP_TOKEN=$TOKEN KEEP_QUERIES=$DATA/queries.txt \
     wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$TMP/search.lua" "$B" > "$TMP/wrk" 2>&1
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+C1=$(cpu)
 cat "$TMP/wrk" >&2
 ms() { # wrk's latency (us/ms/s) in ms
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.1f", n }'
@@ -91,11 +95,14 @@ REQS=$(awk '/requests in/ {print $1}' "$TMP/wrk")
 NON2XX=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk")
 ERRS=$(awk '/Socket errors/ {print $0}' "$TMP/wrk" | sed 's/^ *Socket errors: //')
 RSS=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)
+# the server's CPU per request: what the machine's load does not change much;
+# 2000 / it is the requests/s two idle cores could serve
+CPUMS=$(awk -v a="$C0" -v b="$C1" -v t="$TICK" -v n="$REQS" 'BEGIN { printf "%.2f", (b - a) * 1000 / t / n }')
 
 echo
-echo "| chunks | mode | server threads | wrk threads x conns | duration | requests | requests/s | p50 ms | p99 ms | non-2xx | socket errors | server RSS MB | load before / after |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-echo "| $CHUNKS | ${MODE:-hybrid} | $WEB_THREADS | $WRK_THREADS x $CONNS | $DURATION | $REQS | $RPS | $P50 | $P99 | ${NON2XX:-0} | ${ERRS:-0} | $((RSS / 1024)) | $LOAD0 / $LOAD1 |"
+echo "| chunks | mode | server threads | wrk threads x conns | duration | requests | requests/s | p50 ms | p99 ms | non-2xx | socket errors | server CPU ms/request | server RSS MB | load before / after |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| $CHUNKS | ${MODE:-hybrid} | $WEB_THREADS | $WRK_THREADS x $CONNS | $DURATION | $REQS | $RPS | $P50 | $P99 | ${NON2XX:-0} | ${ERRS:-0} | $CPUMS | $((RSS / 1024)) | $LOAD0 / $LOAD1 |"
 echo "(first query: $HITS results)"
 
 # ---- concurrent asks ------------------------------------------------------------------------------
