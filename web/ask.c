@@ -594,14 +594,15 @@ static void *ask_worker(void *arg)
     web__slot_put(s, j->slot);
     j->slot = NULL;
     j->parked = NULL; /* a parked slot was given back already */
-    /* a piece callback that saw the flag stops the generation without an error */
-    int cancelled = retr_cancel_fired(j->cancel);
+    /* a generation stopped by the flag ends in KEEP_ERR_CANCELLED; an answer
+     * that was complete when the flag came is sent all the same */
+    int cancelled = rc && retr_cancel_fired(j->cancel);
     pthread_mutex_lock(&j->mu);
     int gone = j->gone;
     if (!j->stream) {
         j->answer = a;
         a = NULL;
-        j->rc = cancelled ? KEEP_ERR_CANCELLED : rc;
+        j->rc = rc;
         j->err = err;
     } else if (cancelled) {
         put_error(j, gone ? "cancelled" : "the server is shutting down");
@@ -616,7 +617,7 @@ static void *ask_worker(void *arg)
     wake(j);
     pthread_mutex_unlock(&j->mu);
     retr_answer_free(a);
-    if (gone)
+    if (gone && cancelled)
         web__log(s, "ask: stopped, the client went away");
     else if (cancelled)
         web__log(s, "ask: stopped, the server is shutting down");
