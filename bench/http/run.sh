@@ -131,7 +131,8 @@ while [ $n -le "$ASKS" ]; do
     else
         failed=$((failed + 1))
     fi
-    if sed -n '/^event: queue/{n;s/^data: //p}' "$TMP/ask$n" | jq -e 'select(.position > 0)' >/dev/null 2>&1; then
+    if sed -n '/^event: queue/{n;s/^data: //p}' "$TMP/ask$n" | jq -r .position 2>/dev/null |
+        awk '$1 > 0 { f = 1 } END { exit !f }'; then
         queued=$((queued + 1))
     fi
     maxs=$(awk -v a="$maxs" -v b="$secs" 'BEGIN { print (b > a ? b : a) }')
