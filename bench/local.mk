@@ -7,7 +7,7 @@ nodist_EXTRA_bench_search_bench_SOURCES = build-aux/force-cxx-link.cpp
 bench_embed_SOURCES = bench/embed.c
 bench_embed_LDADD = $(TEST_LIBS)
 nodist_EXTRA_bench_embed_SOURCES = build-aux/force-cxx-link.cpp
-EXTRA_DIST += bench/embed.sh
+EXTRA_DIST += bench/embed.sh bench/http/run.sh bench/http/search.lua bench/http/soak.sh
 # Time to first token of `keep ask` on a Qwen2.5-0.5B-shaped model:
 # `make bench-answer` (bench/answer/run.sh; see bench/README.md)
 EXTRA_DIST += bench/answer/run.sh

@@ -3,7 +3,11 @@
  * with the built-in embedder, builds the FAISS index, then runs 1,000 hybrid
  * queries from 2 threads and prints p50/p99 latency, build times and memory.
  *
- * usage: search_bench N_CHUNKS [DATA_DIR]   (N_CHUNKS: 1000 .. 2000000) */
+ * usage: search_bench N_CHUNKS [DATA_DIR] [--data-only]   (N_CHUNKS: 1000 .. 2000000)
+ * --data-only stops once DATA_DIR holds the indexed, embedded corpus (keep.db
+ * and vectors.faiss) and queries.txt (1,000 queries, one a line), for the
+ * HTTP benchmark (bench/http/run.sh) to serve.
+ * usage: search_bench --queries FILE   writes 1,000 queries over the same vocabulary. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,11 +115,45 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* N_QUERIES queries of 2 to 5 words of one topic. */
+static void make_queries(char (*queries)[128])
+{
+    for (size_t q = 0; q < N_QUERIES; q++) {
+        size_t t = (size_t)(next() % N_TOPICS), len = 0;
+        int words = 2 + (int)(next() % 4);
+        for (int w = 0; w < words; w++)
+            len += (size_t)snprintf(queries[q] + len, sizeof queries[q] - len, "%s%s", w ? " " : "",
+                                    vocab[(t * 100 + next() % 100) % N_VOCAB]);
+    }
+}
+
+static int write_queries(const char *path, char (*queries)[128])
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    for (size_t q = 0; q < N_QUERIES; q++)
+        fprintf(f, "%s\n", queries[q]);
+    return fclose(f) != 0;
+}
+
+static char queries[N_QUERIES][128];
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--queries") == 0) {
+        make_vocab();
+        make_queries(queries);
+        return write_queries(argv[2], queries);
+    }
+    int data_only = argc > 1 && strcmp(argv[argc - 1], "--data-only") == 0;
+    if (data_only)
+        argc--;
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
     if (n < 1000 || n > 2000000) {
-        fprintf(stderr, "usage: search_bench N_CHUNKS [DATA_DIR] (1000..2000000)\n");
+        fprintf(stderr, "usage: search_bench N_CHUNKS [DATA_DIR] [--data-only] (1000..2000000)\n");
         return 2;
     }
     char dir[256];
@@ -182,20 +220,27 @@ int main(int argc, char **argv)
     }
     double t_index = keep_now_ms() - t0;
     long rss1 = rss_kb();
+    if (data_only) {
+        char qpath[400];
+        snprintf(qpath, sizeof qpath, "%s/queries.txt", dir);
+        make_queries(queries);
+        if (write_queries(qpath, queries))
+            return 1;
+        printf("%s: %ld chunks; ingest %.1f s, learn %.1f s, embed %.1f s, index %.1f s\n", dir, n,
+               t_ingest / 1000, t_learn / 1000, t_embed / 1000, t_index / 1000);
+        idx_vectors_close(v);
+        idx_embedder_free(e);
+        idx_store_close(s);
+        keep_buf_free(&text);
+        return 0;
+    }
     idx_vectors_close(v);
     t0 = keep_now_ms();
     if (idx_vectors_open(s, cache, &v, &err))
         return 1;
     double t_load = keep_now_ms() - t0;
 
-    static char queries[N_QUERIES][128];
-    for (size_t q = 0; q < N_QUERIES; q++) {
-        size_t t = (size_t)(next() % N_TOPICS), len = 0;
-        int words = 2 + (int)(next() % 4);
-        for (int w = 0; w < words; w++)
-            len += (size_t)snprintf(queries[q] + len, sizeof queries[q] - len, "%s%s", w ? " " : "",
-                                    vocab[(t * 100 + next() % 100) % N_VOCAB]);
-    }
+    make_queries(queries);
     static double lat[N_QUERIES];
     worker_t w[N_THREADS];
     pthread_t th[N_THREADS];

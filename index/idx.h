@@ -22,6 +22,10 @@ typedef struct idx_store idx_store;
 /* Opens (creating when absent) the database at db_path. Caller closes. */
 int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, keep_err *err);
 void idx_store_close(idx_store *s);
+/* For a long-lived connection that mostly reads (the server's pool): maps up
+ * to mmap_bytes of the database file instead of copying pages with read()
+ * calls, and keeps cache_kib of pages in this connection's cache. */
+int idx_store_tune_reads(idx_store *s, int64_t mmap_bytes, int cache_kib, keep_err *err);
 int idx_store_schema_version(idx_store *s);
 
 /* ---- ingest ----------------------------------------------------------------- */

@@ -216,6 +216,16 @@ fail:
     return err && err->code ? err->code : KEEP_ERR_DB;
 }
 
+int idx_store_tune_reads(idx_store *s, int64_t mmap_bytes, int cache_kib, keep_err *err)
+{
+    char sql[128];
+    if (mmap_bytes < 0 || cache_kib < 0)
+        return keep_err_set(err, KEEP_ERR_USAGE, "negative database tuning");
+    snprintf(sql, sizeof sql, "PRAGMA mmap_size=%lld; PRAGMA cache_size=-%d;", (long long)mmap_bytes,
+             cache_kib);
+    return idx__exec(s, sql, err);
+}
+
 void idx_store_close(idx_store *s)
 {
     if (!s)

@@ -89,40 +89,8 @@ static int h_metrics(web_req *r)
 
 void web__search_vectors(web_req *r, idx_vectors **v, idx_embedder **e)
 {
-    *v = NULL;
-    *e = NULL;
-    web_server *s = r->srv;
-    idx_store *st = web__store(r);
-    keep_err err;
-    keep_err_clear(&err);
-    char *stored = NULL;
-    if (idx_vectors_embedder_name(st, &stored, &err) || !stored)
-        return;
-    web_slot *slot = r->slot;
-    if (slot->embedder && strcmp(slot->embedder->name, stored) != 0) {
-        idx_embedder_free(slot->embedder);
-        slot->embedder = NULL;
-    }
-    if (!slot->embedder && infer_configured_embedder(st, s->cfg.embedding_model, 0, &slot->embedder, &err))
-        slot->embedder = NULL;
-    if (slot->embedder && strcmp(slot->embedder->name, stored) != 0) {
-        idx_embedder_free(slot->embedder);
-        slot->embedder = NULL;
-    }
-    keep_free(stored);
-    if (!slot->embedder)
-        return;
-    pthread_mutex_lock(&s->vec_mu);
-    if (!s->vectors && idx_vectors_open(st, s->vec_path, &s->vectors, &err)) {
-        web__log(s, "vectors: %s", err.msg);
-        s->vectors = NULL;
-    }
-    idx_vectors *vec = s->vectors;
-    pthread_mutex_unlock(&s->vec_mu);
-    if (vec && idx_vectors_made_by(vec, slot->embedder->name)) {
-        *v = vec;
-        *e = slot->embedder;
-    }
+    web__store(r);
+    web__slot_vectors(r->srv, r->slot, v, e);
 }
 
 /* "YYYY-MM-DD" (UTC) into nanoseconds since the epoch. */

@@ -5,11 +5,23 @@
  * Every answer runs as the caller's principal, so a passage of a collection
  * the caller may not read is never retrieved, hence never cited.
  *
- * A streamed answer runs on its own thread: it appends events to a buffer
- * that MHD's content reader drains. The thread owns the request's pooled
- * store and the caller's principal (the request may end first: a client that
- * goes away destroys the response, whose free callback fires the answer's
- * cancel flag). Shutdown waits for these threads (web_server.ask_workers). */
+ * An answer runs on its own worker thread, never on a thread of MHD's pool:
+ * while it waits for the model its connection is suspended
+ * (MHD_suspend_connection), so twenty questions waiting for one model hold
+ * no request thread and searches go on. A streamed answer appends events to
+ * a buffer that MHD's content reader drains; when the buffer is empty the
+ * reader suspends the connection and the worker resumes it with the next
+ * event. A plain JSON answer suspends the request in its handler; the
+ * worker resumes it when the answer is ready, and the handler, called
+ * again, sends it. The worker holds a pooled store for retrieval and for
+ * checking the answer, not while it waits in the model's queue.
+ *
+ * MHD does not see a suspended client hang up, so the ask thread polls the
+ * sockets of suspended answers (POLLRDHUP) and cancels the answer of a
+ * client that went away; it also resumes a silent stream now and then for a
+ * keep-alive comment. The job is shared by the worker and the connection
+ * (the stream response, or the request): the last one frees it. Shutdown
+ * waits for the workers (web_server.ask_workers) after cancelling them. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,6 +38,13 @@
 #define ASK_MAX_TURN_BYTES 16384
 #define EMBED_MAX_INPUTS 256
 #define EMBED_MAX_INPUT_BYTES 65536
+/* Answers running or waiting at once; more are 503 (the model's queue
+ * refuses beyond its own bound anyway). */
+#define ASK_MAX_JOBS 256
+/* A stream silent this long gets a keep-alive comment. */
+#define ASK_PING_MS 5000.0
+/* How often the ask thread looks at suspended connections. */
+#define ASK_TICK_MS 100
 
 enum { FMT_KEEP, FMT_OPENAI };
 
@@ -40,30 +59,35 @@ typedef struct ask_job {
     size_t k;
     idx_principal *as; /* owned when own_as */
     int own_as;
-    web_slot *slot; /* owned by a streaming job until its worker ends */
+    web_slot *slot;   /* held by the worker while it needs the store */
+    web_slot *parked; /* given back while queued for the model; taken again after */
+    retr_ask_request *rq; /* the worker's request, while retr_ask runs */
     idx_store *store;
     idx_vectors *vectors;
     idx_embedder *embedder;
     char id[48];
     long long created;
-
-    /* streaming */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int refs; /* the worker and the MHD response */
-    keep_buf out;
-    size_t sent;
-    int finished;
-    int streamed; /* some answer text went out as it was generated */
-    int queued;   /* counted in srv->gen_waiting */
     retr_cancel *cancel;
+    int queued; /* counted in srv->gen_waiting */
+    struct ask_job *prev, *next; /* srv->asks, under srv->asks_mu */
+    web_audit_who who; /* the audit row a streamed answer writes when it ends */
 
-    /* the audit row a streaming answer writes when it ends */
-    web_audit_who who;
-
-    /* a plain JSON answer: the client's socket, looked at while generating */
-    int conn_fd;
-    size_t pieces;
+    /* under mu */
+    pthread_mutex_t mu;
+    int refs; /* the worker and the connection side (stream response or request) */
+    struct MHD_Connection *conn;
+    int fd;        /* the client's socket, polled while suspended */
+    int suspended; /* the connection is suspended and waits for the worker */
+    int gone;      /* the client hung up */
+    int finished;  /* the worker is done */
+    double last_out; /* when the stream last gave MHD data */
+    keep_buf out;  /* streamed events not yet sent */
+    size_t sent;
+    int streamed; /* some answer text went out as it was generated */
+    /* a plain answer's outcome */
+    retr_answer *answer;
+    int rc;
+    keep_err err;
 } ask_job;
 
 static const char *json_str(const cJSON *o, const char *key)
@@ -77,15 +101,23 @@ static void job_free(ask_job *j)
 {
     if (!j)
         return;
-    if (j->slot)
-        web__slot_put(j->srv, j->slot);
+    web_server *s = j->srv;
+    pthread_mutex_lock(&s->asks_mu);
+    if (j->prev)
+        j->prev->next = j->next;
+    else if (s->asks == j)
+        s->asks = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    pthread_mutex_unlock(&s->asks_mu);
+    web__slot_put(s, j->slot);
     if (j->own_as)
         idx_principal_free(j->as);
     cJSON_Delete(j->body);
     retr_cancel_free(j->cancel);
+    retr_answer_free(j->answer);
     keep_buf_free(&j->out);
     pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
     keep_free(j);
 }
 
@@ -107,14 +139,13 @@ static ask_job *job_new(web_req *r, cJSON *body, int fmt)
         return NULL;
     }
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
     j->srv = r->srv;
     j->fmt = fmt;
     j->body = body;
     j->as = r->principal;
     j->k = (size_t)r->srv->cfg.answer_k;
     j->created = (long long)time(NULL);
-    j->conn_fd = -1;
+    j->fd = -1;
     char rnd[64];
     web__random_token(rnd, sizeof rnd);
     snprintf(j->id, sizeof j->id, "chatcmpl-%.24s", rnd);
@@ -300,6 +331,14 @@ static void fill_request(ask_job *j, retr_ask_request *rq)
     rq->timeout_ms = cfg->answer_timeout_s * 1000.0;
 }
 
+/* The cited documents of an answer as an id list into b (the documents an
+ * answer returns are its citations). */
+static void cited_docs(const retr_answer *a, keep_buf *b)
+{
+    for (size_t i = 0; a && i < retr_answer_citation_count(a); i++)
+        web__audit_doc(b, retr_answer_citation(a, i)->doc_id);
+}
+
 static void record_answer(web_server *s, const retr_answer *a)
 {
     if (!a || strcmp(retr_answer_mode(a), "generative") != 0)
@@ -317,14 +356,6 @@ static void record_answer(web_server *s, const retr_answer *a)
     }
     pthread_mutex_unlock(&s->metrics_mu);
     cJSON_Delete(o);
-}
-
-/* The cited documents of an answer as an id list into b (the documents an
- * answer returns are its citations). */
-static void cited_docs(const retr_answer *a, keep_buf *b)
-{
-    for (size_t i = 0; a && i < retr_answer_citation_count(a); i++)
-        web__audit_doc(b, retr_answer_citation(a, i)->doc_id);
 }
 
 /* The citations of an answer as {"citations", "refused", "mode"} (the
@@ -388,6 +419,15 @@ static int answer_error(web_req *r, int rc, const keep_err *err)
 
 /* ---- streaming ------------------------------------------------------------------------------ */
 
+/* The connection goes on if it waits for the worker (locked by the caller). */
+static void wake(ask_job *j)
+{
+    if (j->suspended) {
+        j->suspended = 0;
+        MHD_resume_connection(j->conn);
+    }
+}
+
 /* Appends one event (locked by the caller). */
 static void put_event(ask_job *j, const char *name, cJSON *data)
 {
@@ -400,7 +440,7 @@ static void put_event(ask_job *j, const char *name, cJSON *data)
     else
         keep_buf_printf(&j->out, "data: %s\n\n", s);
     cJSON_free(s);
-    pthread_cond_broadcast(&j->cv);
+    wake(j);
 }
 
 static cJSON *openai_chunk(const ask_job *j, const char *text, const char *finish)
@@ -452,20 +492,41 @@ static int on_piece(void *ud, const char *text, size_t len)
     put_text(j, t);
     pthread_mutex_unlock(&j->mu);
     keep_free(t);
+    if (j->srv->test_piece_delay_ms > 0) {
+        struct timespec ts = {0, j->srv->test_piece_delay_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     return retr_cancel_fired(j->cancel);
 }
 
+/* The model's queue: the place of this answer (0: its turn). A waiting
+ * answer needs no store, so its slot goes back to the pool meanwhile; it
+ * takes the same one again (its embedder checks the answer) when its turn
+ * comes. */
 static void on_queue(void *ud, size_t position)
 {
     ask_job *j = ud;
+    web_server *s = j->srv;
+    if (position && j->slot) {
+        j->parked = j->slot;
+        j->slot = NULL;
+        web__slot_put(s, j->parked);
+    } else if (!position && j->parked) {
+        web__slot_get_this(s, j->parked);
+        j->slot = j->parked;
+        j->parked = NULL;
+        /* another request may have replaced the slot's embedder meanwhile */
+        if (j->rq && j->rq->embedder)
+            j->rq->embedder = j->slot->embedder;
+    }
     if (position && !j->queued) {
         j->queued = 1;
-        atomic_fetch_add(&j->srv->gen_waiting, 1);
+        atomic_fetch_add(&s->gen_waiting, 1);
     } else if (!position && j->queued) {
         j->queued = 0;
-        atomic_fetch_sub(&j->srv->gen_waiting, 1);
+        atomic_fetch_sub(&s->gen_waiting, 1);
     }
-    if (j->fmt != FMT_KEEP)
+    if (!j->stream || j->fmt != FMT_KEEP)
         return;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "position", (double)position);
@@ -516,69 +577,85 @@ static void *ask_worker(void *arg)
 {
     ask_job *j = arg;
     web_server *s = j->srv;
+    j->slot = web__slot_get(s);
+    j->store = j->slot->store;
+    web__slot_vectors(s, j->slot, &j->vectors, &j->embedder);
     retr_ask_request rq;
     fill_request(j, &rq);
-    rq.on_piece = on_piece;
-    rq.piece_ud = j;
+    if (j->stream) {
+        rq.on_piece = on_piece;
+        rq.piece_ud = j;
+    }
     rq.on_queue = on_queue;
     rq.queue_ud = j;
+    j->rq = &rq;
     retr_answer *a = NULL;
     keep_err err;
     keep_err_clear(&err);
     int rc = retr_ask(j->store, &rq, &a, &err);
+    j->rq = NULL;
     if (j->queued) {
         j->queued = 0;
         atomic_fetch_sub(&s->gen_waiting, 1);
     }
     record_answer(s, a);
-    /* a piece callback that saw the flag stops the generation without an error */
-    int gone = retr_cancel_fired(j->cancel);
-    pthread_mutex_lock(&j->mu);
-    if (gone)
-        put_error(j, "cancelled");
-    else if (rc == KEEP_ERR_CANCELLED)
-        put_error(j, "the answer took longer than the time limit");
-    else if (rc)
-        put_error(j, rc == KEEP_ERR_TOOBIG ? err.msg : "the answer failed");
-    else
-        put_answer(j, a);
-    if (gone)
-        web__log(s, "ask: stopped, the client went away");
-    else if (rc && rc != KEEP_ERR_CANCELLED && rc != KEEP_ERR_TOOBIG)
-        web__log(s, "ask: %s", err.msg);
-    j->finished = 1;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    keep_buf cited = {0};
-    if (!rc && !gone)
-        cited_docs(a, &cited);
-    int status = gone ? 499 : rc == KEEP_ERR_CANCELLED ? 504 : rc == KEEP_ERR_TOOBIG ? 503 : rc ? 500 : 200;
-    web__audit_write(s, j->store, &j->who, NULL, j->question, cited.data, cited.data, status);
-    keep_buf_free(&cited);
-    retr_answer_free(a);
+    if (j->stream) { /* a plain answer's row is written by its request */
+        int gone_now = retr_cancel_fired(j->cancel);
+        keep_buf cited = {0};
+        if (!rc && !gone_now)
+            cited_docs(a, &cited);
+        int status = gone_now ? 499 : rc == KEEP_ERR_CANCELLED ? 504 : rc == KEEP_ERR_TOOBIG ? 503 : rc ? 500 : 200;
+        web__audit_write(s, j->store, &j->who, NULL, j->question, cited.data, cited.data, status);
+        keep_buf_free(&cited);
+    }
     /* the store goes back to the pool now, not when the client has read everything */
     web__slot_put(s, j->slot);
     j->slot = NULL;
+    j->parked = NULL; /* a parked slot was given back already */
+    /* a generation stopped by the flag ends in KEEP_ERR_CANCELLED; an answer
+     * that was complete when the flag came is sent all the same */
+    int cancelled = rc && retr_cancel_fired(j->cancel);
+    pthread_mutex_lock(&j->mu);
+    int gone = j->gone;
+    if (!j->stream) {
+        j->answer = a;
+        a = NULL;
+        j->rc = rc;
+        j->err = err;
+    } else if (cancelled) {
+        put_error(j, gone ? "cancelled" : "the server is shutting down");
+    } else if (rc == KEEP_ERR_CANCELLED) {
+        put_error(j, "the answer took longer than the time limit");
+    } else if (rc) {
+        put_error(j, rc == KEEP_ERR_TOOBIG ? err.msg : "the answer failed");
+    } else {
+        put_answer(j, a);
+    }
+    j->finished = 1;
+    wake(j);
+    pthread_mutex_unlock(&j->mu);
+    retr_answer_free(a);
+    if (gone && cancelled)
+        web__log(s, "ask: stopped, the client went away");
+    else if (cancelled)
+        web__log(s, "ask: stopped, the server is shutting down");
+    else if (rc && rc != KEEP_ERR_CANCELLED && rc != KEEP_ERR_TOOBIG)
+        web__log(s, "ask: %s", err.msg);
     job_unref(j);
     atomic_fetch_sub(&s->ask_workers, 1);
     return NULL;
 }
 
-/* MHD's content reader: what the worker has produced, waiting for more; a
- * comment line every second of silence, so a client that went away is
- * noticed (the write fails) while the model is still thinking. */
+/* MHD's content reader: what the worker has produced. With nothing to send
+ * it suspends the connection (the worker resumes it), or, after a long
+ * silence, sends a comment line so proxies keep the connection open. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     ask_job *j = cls;
     (void)pos;
     pthread_mutex_lock(&j->mu);
-    if (j->sent == j->out.len && !j->finished) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
-    }
     ssize_t n;
+    double now = keep_now_ms();
     if (j->sent < j->out.len) {
         size_t left = j->out.len - j->sent;
         size_t take = left < max ? left : max;
@@ -587,13 +664,19 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (j->sent == j->out.len)
             j->sent = j->out.len = 0;
         n = (ssize_t)take;
+        j->last_out = now;
     } else if (j->finished) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
-    } else {
+    } else if (now - j->last_out >= ASK_PING_MS) {
         static const char ping[] = ": keep-alive\n\n";
         size_t take = sizeof ping - 1 < max ? sizeof ping - 1 : max;
         memcpy(buf, ping, take);
         n = (ssize_t)take;
+        j->last_out = now;
+    } else {
+        j->suspended = 1;
+        MHD_suspend_connection(j->conn);
+        n = 0;
     }
     pthread_mutex_unlock(&j->mu);
     return n;
@@ -603,28 +686,51 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     ask_job *j = cls;
+    pthread_mutex_lock(&j->mu);
+    if (!j->finished)
+        j->gone = 1;
+    pthread_mutex_unlock(&j->mu);
     retr_cancel_fire(j->cancel);
     job_unref(j);
 }
 
-static int start_stream(web_req *r, ask_job *j)
+/* Starts the worker of j for request r: the stream response is queued, or
+ * the request suspended until the plain answer is ready. */
+static int start_job(web_req *r, ask_job *j)
 {
     web_server *s = r->srv;
-    web__search_vectors(r, &j->vectors, &j->embedder);
-    j->slot = web__slot_take(r);
-    j->store = j->slot->store;
+    if (atomic_fetch_add(&s->ask_workers, 1) >= ASK_MAX_JOBS) {
+        atomic_fetch_sub(&s->ask_workers, 1);
+        job_free(j);
+        return web__error(r, 503, "busy", "too many questions at once; try again later");
+    }
     web__audit_who(r, &j->who);
     j->as = r->principal;
     j->own_as = 1;
     r->principal = NULL;
+    j->conn = r->conn;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    j->fd = ci ? ci->connect_fd : -1;
+    j->last_out = keep_now_ms();
     j->refs = 2;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, j, stream_free);
-    if (!resp) {
+    struct MHD_Response *resp = NULL;
+    if (j->stream &&
+        !(resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, j, stream_free))) {
+        atomic_fetch_sub(&s->ask_workers, 1);
         job_free(j);
         return web__error(r, 500, "internal", "out of memory");
     }
-    atomic_fetch_add(&s->ask_workers, 1);
+    pthread_mutex_lock(&s->asks_mu);
+    j->next = s->asks;
+    if (s->asks)
+        s->asks->prev = j;
+    s->asks = j;
+    pthread_mutex_unlock(&s->asks_mu);
+    if (!j->stream) {
+        r->ask = j; /* the request's reference, dropped by web__ask_release */
+        pthread_mutex_lock(&j->mu);
+    }
     pthread_attr_t attr;
     pthread_t t;
     pthread_attr_init(&attr);
@@ -633,9 +739,22 @@ static int start_stream(web_req *r, ask_job *j)
     pthread_attr_destroy(&attr);
     if (prc != 0) {
         atomic_fetch_sub(&s->ask_workers, 1);
-        MHD_destroy_response(resp); /* drops the response's reference */
+        if (resp)
+            MHD_destroy_response(resp); /* drops the response's reference */
+        else {
+            pthread_mutex_unlock(&j->mu);
+            r->ask = NULL;
+            job_unref(j);
+        }
         job_unref(j);
         return web__error(r, 503, "busy", "cannot start the answer");
+    }
+    if (!j->stream) {
+        /* the worker cannot finish before this: it needs mu to say so */
+        j->suspended = 1;
+        MHD_suspend_connection(r->conn);
+        pthread_mutex_unlock(&j->mu);
+        return MHD_YES;
     }
     r->audit.deferred = 1; /* the worker writes the row with what was cited */
     MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
@@ -648,54 +767,119 @@ static int start_stream(web_req *r, ask_job *j)
     return rc;
 }
 
-/* While a plain JSON answer is generated nothing is written to the client,
- * so its hanging up is seen on the socket itself (every few pieces). */
-static int sync_piece(void *ud, const char *text, size_t len)
+int web__ask_resume(web_req *r)
 {
-    ask_job *j = ud;
-    (void)text, (void)len;
-    if (j->conn_fd < 0 || ++j->pieces % 8 != 0)
-        return 0;
-    struct pollfd p = {j->conn_fd, POLLRDHUP, 0};
-    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-        retr_cancel_fire(j->cancel);
-        return 1;
+    ask_job *j = r->ask;
+    pthread_mutex_lock(&j->mu);
+    if (!j->finished) {
+        j->suspended = 1;
+        MHD_suspend_connection(r->conn);
+        pthread_mutex_unlock(&j->mu);
+        return MHD_YES;
     }
-    return 0;
+    pthread_mutex_unlock(&j->mu);
+    int mhd;
+    if (!j->rc) {
+        cited_docs(j->answer, &r->audit.returned);
+        cited_docs(j->answer, &r->audit.cited);
+    }
+    if (j->rc == KEEP_ERR_CANCELLED && retr_cancel_fired(j->cancel))
+        mhd = j->gone ? web__error(r, 499, "cancelled", "the client went away")
+                      : web__error(r, 503, "unavailable", "the server is shutting down");
+    else if (j->rc)
+        mhd = answer_error(r, j->rc, &j->err);
+    else if (j->fmt == FMT_KEEP)
+        mhd = web__json(r, 200, retr_answer_json(j->answer));
+    else
+        mhd = web__json(r, 200, openai_completion(j, j->answer));
+    r->ask = NULL;
+    job_unref(j);
+    return mhd;
 }
 
-static int run_sync(web_req *r, ask_job *j)
+void web__ask_release(web_req *r)
 {
-    web__search_vectors(r, &j->vectors, &j->embedder);
-    j->store = web__store(r);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    j->conn_fd = ci ? ci->connect_fd : -1;
-    retr_ask_request rq;
-    fill_request(j, &rq);
-    rq.on_piece = sync_piece;
-    rq.piece_ud = j;
-    retr_answer *a = NULL;
-    keep_err err;
-    keep_err_clear(&err);
-    int rc = retr_ask(j->store, &rq, &a, &err), mhd;
-    record_answer(r->srv, a);
-    if (!rc) {
-        cited_docs(a, &r->audit.returned);
-        cited_docs(a, &r->audit.cited);
+    ask_job *j = r->ask;
+    if (!j)
+        return;
+    r->ask = NULL;
+    pthread_mutex_lock(&j->mu);
+    if (!j->finished)
+        j->gone = 1;
+    pthread_mutex_unlock(&j->mu);
+    retr_cancel_fire(j->cancel);
+    job_unref(j);
+}
+
+/* ---- the ask thread -------------------------------------------------------------------------- */
+
+static void *asks_main(void *arg)
+{
+    web_server *s = arg;
+    pthread_mutex_lock(&s->asks_mu);
+    while (!s->asks_stop) {
+        double now = keep_now_ms();
+        for (ask_job *j = s->asks; j; j = j->next) {
+            int hung = 0;
+            pthread_mutex_lock(&j->mu);
+            if (j->suspended && !j->gone) {
+                /* the socket stays open while the connection is suspended */
+                struct pollfd p = {j->fd, POLLRDHUP, 0};
+                if (j->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                    hung = j->gone = 1;
+                else if (j->stream && now - j->last_out >= ASK_PING_MS)
+                    wake(j);
+            }
+            pthread_mutex_unlock(&j->mu);
+            /* the worker ends soon and resumes the connection, which MHD then closes */
+            if (hung)
+                retr_cancel_fire(j->cancel);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += ASK_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->asks_cv, &s->asks_mu, &ts);
     }
-    if (retr_cancel_fired(j->cancel)) {
-        web__log(r->srv, "ask: stopped, the client went away");
-        mhd = web__error(r, 499, "cancelled", "the client went away");
-    } else if (rc)
-        mhd = answer_error(r, rc, &err);
-    else if (j->fmt == FMT_KEEP)
-        mhd = web__json(r, 200, retr_answer_json(a));
-    else
-        mhd = web__json(r, 200, openai_completion(j, a));
-    retr_answer_free(a);
-    job_free(j);
-    return mhd;
+    pthread_mutex_unlock(&s->asks_mu);
+    return NULL;
+}
+
+int web__asks_start(web_server *s, keep_err *err)
+{
+    const char *d = getenv("KEEP_TEST_PIECE_DELAY_MS");
+    if (d) {
+        char *end;
+        long v = strtol(d, &end, 10);
+        s->test_piece_delay_ms = *end == '\0' && v > 0 && v < 1000 ? v : 0;
+    }
+    if (pthread_create(&s->asks_thread, NULL, asks_main, s) != 0)
+        return keep_err_set(err, KEEP_ERR_INTERNAL, "cannot start the ask thread");
+    s->asks_thread_on = 1;
+    return KEEP_OK;
+}
+
+void web__asks_cancel(web_server *s)
+{
+    pthread_mutex_lock(&s->asks_mu);
+    for (ask_job *j = s->asks; j; j = j->next)
+        retr_cancel_fire(j->cancel);
+    pthread_mutex_unlock(&s->asks_mu);
+}
+
+void web__asks_stop(web_server *s)
+{
+    if (!s->asks_thread_on)
+        return;
+    pthread_mutex_lock(&s->asks_mu);
+    s->asks_stop = 1;
+    pthread_cond_broadcast(&s->asks_cv);
+    pthread_mutex_unlock(&s->asks_mu);
+    pthread_join(s->asks_thread, NULL);
+    s->asks_thread_on = 0;
 }
 
 static int handle(web_req *r, int fmt)
@@ -715,7 +899,10 @@ static int handle(web_req *r, int fmt)
         job_free(j);
         return mhd;
     }
-    return j->stream ? start_stream(r, j) : run_sync(r, j);
+    /* the request's pooled store is not needed: the worker takes its own */
+    web__slot_put(r->srv, r->slot);
+    r->slot = NULL;
+    return start_job(r, j);
 }
 
 int web__h_ask(web_req *r) { return handle(r, FMT_KEEP); }

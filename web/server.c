@@ -57,23 +57,38 @@ void web__log(web_server *s, const char *fmt, ...)
 
 /* ---- database handles ------------------------------------------------------------------------ */
 
-idx_store *web__store(web_req *r)
+/* A free slot (waiting for one), marked busy. */
+static web_slot *slot_get(web_server *s)
 {
-    if (r->slot)
-        return r->slot->store;
-    web_server *s = r->srv;
     pthread_mutex_lock(&s->pool_mu);
     for (;;) {
         for (size_t i = 0; i < s->n_slots; i++) {
             if (!s->slots[i].busy) {
                 s->slots[i].busy = 1;
-                r->slot = &s->slots[i];
                 pthread_mutex_unlock(&s->pool_mu);
-                return r->slot->store;
+                return &s->slots[i];
             }
         }
         pthread_cond_wait(&s->pool_cv, &s->pool_mu);
     }
+}
+
+idx_store *web__store(web_req *r)
+{
+    if (!r->slot)
+        r->slot = slot_get(r->srv);
+    return r->slot->store;
+}
+
+web_slot *web__slot_get(web_server *s) { return slot_get(s); }
+
+void web__slot_get_this(web_server *s, web_slot *slot)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    while (slot->busy)
+        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+    slot->busy = 1;
+    pthread_mutex_unlock(&s->pool_mu);
 }
 
 void web__slot_put(web_server *s, web_slot *slot)
@@ -82,16 +97,45 @@ void web__slot_put(web_server *s, web_slot *slot)
         return;
     pthread_mutex_lock(&s->pool_mu);
     slot->busy = 0;
-    pthread_cond_signal(&s->pool_cv);
+    /* every waiter: one may be waiting for this very slot */
+    pthread_cond_broadcast(&s->pool_cv);
     pthread_mutex_unlock(&s->pool_mu);
 }
 
-web_slot *web__slot_take(web_req *r)
+void web__slot_vectors(web_server *s, web_slot *slot, idx_vectors **v, idx_embedder **e)
 {
-    web__store(r);
-    web_slot *slot = r->slot;
-    r->slot = NULL;
-    return slot;
+    *v = NULL;
+    *e = NULL;
+    idx_store *st = slot->store;
+    keep_err err;
+    keep_err_clear(&err);
+    char *stored = NULL;
+    if (idx_vectors_embedder_name(st, &stored, &err) || !stored)
+        return;
+    if (slot->embedder && strcmp(slot->embedder->name, stored) != 0) {
+        idx_embedder_free(slot->embedder);
+        slot->embedder = NULL;
+    }
+    if (!slot->embedder && infer_configured_embedder(st, s->cfg.embedding_model, 0, &slot->embedder, &err))
+        slot->embedder = NULL;
+    if (slot->embedder && strcmp(slot->embedder->name, stored) != 0) {
+        idx_embedder_free(slot->embedder);
+        slot->embedder = NULL;
+    }
+    keep_free(stored);
+    if (!slot->embedder)
+        return;
+    pthread_mutex_lock(&s->vec_mu);
+    if (!s->vectors && idx_vectors_open(st, s->vec_path, &s->vectors, &err)) {
+        web__log(s, "vectors: %s", err.msg);
+        s->vectors = NULL;
+    }
+    idx_vectors *vec = s->vectors;
+    pthread_mutex_unlock(&s->vec_mu);
+    if (vec && idx_vectors_made_by(vec, slot->embedder->name)) {
+        *v = vec;
+        *e = slot->embedder;
+    }
 }
 
 static void release_slot(web_req *r)
@@ -437,8 +481,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         return MHD_YES;
     }
+    if (r->ask) /* resumed: the plain answer is ready (or not yet) */
+        return (enum MHD_Result)web__ask_resume(r);
     int rc = r->route->fn(r);
-    if (!r->responded)
+    if (!r->responded && !r->ask)
         rc = web__error(r, 500, "internal", "no response");
     return (enum MHD_Result)rc;
 }
@@ -478,6 +524,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     record_metrics(s, r->route_index, status, ms / 1000.0);
     r->status = status;
     web__audit_finish(r);
+    web__ask_release(r);
     release_slot(r);
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
@@ -796,6 +843,8 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
     pthread_mutex_init(&s->hash_mu, NULL);
     pthread_cond_init(&s->hash_cv, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
+    pthread_mutex_init(&s->asks_mu, NULL);
+    pthread_cond_init(&s->asks_cv, NULL);
     int rc = KEEP_OK;
     if (snprintf(s->data_dir, sizeof s->data_dir, "%s", opt->data_dir) >= (int)sizeof s->data_dir) {
         rc = keep_err_set(err, KEEP_ERR_USAGE, "data directory path too long");
@@ -821,8 +870,11 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    /* searches read the FTS index and chunks: mapped pages spare a read()
+     * copy per page (a third of the server's time under wrk otherwise) */
     for (size_t i = 0; i < s->n_slots; i++)
-        if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->slots[i].store, err)))
+        if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->slots[i].store, err)) ||
+            (rc = idx_store_tune_reads(s->slots[i].store, (int64_t)1 << 36, 4 * 1024, err)))
             goto fail;
     if ((rc = idx_store_open(s->db_path, s->cfg.busy_timeout_ms, &s->watch_store, err)))
         goto fail;
@@ -878,7 +930,11 @@ int web_server_start(const web_options *opt, web_server **out, keep_err *err)
     int v6 = 0;
     if ((rc = parse_listen(listen, &ss, &v6, err)))
         goto fail;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+    if ((rc = web__asks_start(s, err)))
+        goto fail;
+    /* answers suspend their connections while they wait for the model, so
+     * they hold no thread of the pool */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls_opts[] = {
         {s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
@@ -927,14 +983,17 @@ void web_server_shutdown(web_server *s)
     idx_dropsync_stop(s->dropsync);
 }
 
-/* Answer workers whose streams were dropped with the daemon were cancelled;
- * they end at their next token. */
-static void wait_ask_workers(web_server *s)
+/* Cancels the answers still running and waits for their workers, which
+ * resume their connections as they end: MHD must not be stopped while a
+ * connection is suspended. */
+static void end_asks(web_server *s)
 {
+    web__asks_cancel(s);
     while (atomic_load(&s->ask_workers) > 0) {
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    web__asks_stop(s);
 }
 
 void web_server_wait(web_server *s)
@@ -950,9 +1009,9 @@ void web_server_wait(web_server *s)
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    end_asks(s);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
-    wait_ask_workers(s);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
     if (s->watch_started) {
@@ -965,11 +1024,11 @@ void web_server_free(web_server *s)
 {
     if (!s)
         return;
+    end_asks(s);
     if (s->mhd) {
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
     }
-    wait_ask_workers(s);
     retr_generator_free(s->gen);
     if (s->watch_started) {
         s->shutdown = 1;
@@ -1001,5 +1060,7 @@ void web_server_free(web_server *s)
     pthread_mutex_destroy(&s->hash_mu);
     pthread_cond_destroy(&s->hash_cv);
     pthread_mutex_destroy(&s->log_mu);
+    pthread_mutex_destroy(&s->asks_mu);
+    pthread_cond_destroy(&s->asks_cv);
     keep_free(s);
 }

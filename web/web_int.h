@@ -81,6 +81,16 @@ struct web_server {
      * here so shutdown waits for them */
     struct retr_generator *gen;
     atomic_int ask_workers;
+    /* the answers alive (ask.c): their connections are suspended while they
+     * wait for the model, and the ask thread watches those for hang-ups */
+    pthread_mutex_t asks_mu;
+    pthread_cond_t asks_cv;
+    struct ask_job *asks;
+    pthread_t asks_thread;
+    int asks_thread_on, asks_stop;
+    /* tests only (KEEP_TEST_PIECE_DELAY_MS): each streamed piece of answer
+     * waits this long, so a test can keep the model busy on the fixture models */
+    long test_piece_delay_ms;
     atomic_int gen_waiting;          /* answers waiting for a free sequence */
     uint64_t gen_tokens, gen_answers; /* under metrics_mu */
     double gen_decode_s;
@@ -151,6 +161,8 @@ typedef struct web_req {
     char set_cookie[256];
     char extra_name[64], extra_value[512];
     web_slot *slot;
+    /* a plain JSON answer computed on a worker while the connection is suspended */
+    struct ask_job *ask;
 } web_req;
 
 typedef int (*web_handler)(web_req *r);
@@ -185,12 +197,16 @@ idx_store *web__store(web_req *r);
 void web__log(web_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds the security headers every response carries (data responses and streams). */
 void web__headers(web_req *r, struct MHD_Response *resp);
-/* Hands the request's pooled store over to its caller (a worker thread that
- * outlives the request), who gives it back with web__slot_put. */
-web_slot *web__slot_take(web_req *r);
+/* A pooled store for a worker thread (waits for a free one); it gives it
+ * back with web__slot_put. */
+web_slot *web__slot_get(web_server *s);
+/* Waits until that very slot is free and takes it again. */
+void web__slot_get_this(web_server *s, web_slot *slot);
 void web__slot_put(web_server *s, web_slot *slot);
-/* The vector index and the request slot's embedder when they match the
- * stored vectors; NULLs (words only) otherwise. */
+/* The vector index and the slot's embedder when they match the stored
+ * vectors; NULLs (words only) otherwise. */
+void web__slot_vectors(web_server *s, web_slot *slot, idx_vectors **v, idx_embedder **e);
+/* The same for the request's slot. */
 void web__search_vectors(web_req *r, idx_vectors **v, idx_embedder **e);
 /* Parses the JSON body (400 response queued and NULL returned when bad). */
 cJSON *web__body_json(web_req *r);
@@ -223,6 +239,16 @@ int web__upload_begin(web_req *r);
 int web__metrics_text(web_req *r, keep_buf *out);
 /* Answers (ask.c): POST /api/v1/ask and the OpenAI-compatible /v1 routes. */
 int web__h_ask(web_req *r);
+/* The ask thread (hang-ups of suspended answers, keep-alive comments). */
+int web__asks_start(web_server *s, keep_err *err);
+/* Cancels every answer (shutdown, once in-flight requests had their time). */
+void web__asks_cancel(web_server *s);
+void web__asks_stop(web_server *s);
+/* MHD calls the handler again for a suspended plain answer: its response,
+ * or the connection suspended again. */
+int web__ask_resume(web_req *r);
+/* The request ends (on_completed): drops its answer, cancelling it if unfinished. */
+void web__ask_release(web_req *r);
 int web__h_chat_completions(web_req *r);
 int web__h_embeddings(web_req *r);
 int web__h_models(web_req *r);
