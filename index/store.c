@@ -103,6 +103,43 @@ static const char *const migrations[] = {
     "CREATE INDEX sessions_user ON sessions(user);"
     "CREATE TABLE drop_folders(id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,"
     "  collection TEXT NOT NULL);",
+    /* 3 -> 4: generations that tell a reader's cached access bitmaps
+     * (index/permcache.c) what changed: collection_gen.gen moves whenever a
+     * chunk of the collection is added or removed or one of its documents
+     * changes status or collection; acl_gen.gen whenever a grant, a group
+     * membership or a user changes. Written by triggers in the writer's own
+     * transaction, so a reader never sees new chunks with an old generation. */
+    "CREATE TABLE acl_gen(id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);"
+    "INSERT INTO acl_gen(id, gen) VALUES (1, 1);"
+    "CREATE TABLE collection_gen(collection TEXT PRIMARY KEY, gen INTEGER NOT NULL);"
+    "INSERT INTO collection_gen(collection, gen) SELECT DISTINCT collection, 1 FROM documents;"
+    "CREATE TRIGGER chunks_ai_gen AFTER INSERT ON chunks BEGIN"
+    "  INSERT INTO collection_gen(collection, gen)"
+    "  SELECT collection, 1 FROM documents WHERE id = new.doc_id"
+    "  ON CONFLICT(collection) DO UPDATE SET gen = gen + 1; END;"
+    "CREATE TRIGGER chunks_ad_gen AFTER DELETE ON chunks BEGIN"
+    "  UPDATE collection_gen SET gen = gen + 1"
+    "  WHERE collection = (SELECT collection FROM documents WHERE id = old.doc_id); END;"
+    "CREATE TRIGGER documents_au_gen AFTER UPDATE OF status, collection ON documents"
+    "  WHEN old.status IS NOT new.status OR old.collection IS NOT new.collection BEGIN"
+    "  INSERT INTO collection_gen(collection, gen) VALUES (old.collection, 1), (new.collection, 1)"
+    "  ON CONFLICT(collection) DO UPDATE SET gen = gen + 1; END;"
+    "CREATE TRIGGER documents_ad_gen AFTER DELETE ON documents BEGIN"
+    "  UPDATE collection_gen SET gen = gen + 1 WHERE collection = old.collection; END;"
+    "CREATE TRIGGER grants_ai_gen AFTER INSERT ON collection_grants BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;"
+    "CREATE TRIGGER grants_ad_gen AFTER DELETE ON collection_grants BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;"
+    "CREATE TRIGGER user_groups_ai_gen AFTER INSERT ON user_groups BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;"
+    "CREATE TRIGGER user_groups_ad_gen AFTER DELETE ON user_groups BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;"
+    "CREATE TRIGGER users_ai_gen AFTER INSERT ON users BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;"
+    "CREATE TRIGGER users_au_gen AFTER UPDATE ON users BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;"
+    "CREATE TRIGGER users_ad_gen AFTER DELETE ON users BEGIN"
+    "  UPDATE acl_gen SET gen = gen + 1; END;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == IDX_SCHEMA_VERSION, "one migration per schema version");
@@ -182,7 +219,7 @@ int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, ke
     if (idx__exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;", err))
         goto fail;
-    if (migrate(s, err))
+    if (migrate(s, err) || idx__perm_register(s, err))
         goto fail;
     *out = s;
     return KEEP_OK;
@@ -197,11 +234,22 @@ void idx_store_close(idx_store *s)
         return;
     for (size_t i = 0; i < IDX_STMT_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    idx__perm_cache_free(s->perm);
     sqlite3_close(s->db);
     keep_free(s);
 }
 
 int idx_store_schema_version(idx_store *s) { return s->schema_version; }
+
+int idx_store_begin(idx_store *s, keep_err *err) { return idx__exec(s, "BEGIN IMMEDIATE", err); }
+
+int idx_store_commit(idx_store *s, keep_err *err)
+{
+    int rc = idx__exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
 
 sqlite3_stmt *idx__stmt(idx_store *s, int which, const char *sql, keep_err *err)
 {

@@ -703,7 +703,16 @@ static int filter_bitmap(const idx_vec *v, const idx_vec_filter *f, uint8_t **ou
     if (!bm)
         return keep_err_set(err, KEEP_ERR_NOMEM, "vector search: out of memory");
     size_t n = 0;
-    if (f->ids || !f->allow) {
+    if (f->id_bits) {
+        for (size_t s = 0; s < v->n_slots; s++) {
+            int64_t off = v->slot_ids[s] - f->id_base;
+            if (off >= 0 && off < f->id_n_bits && ((f->id_bits[off / 8] >> (off % 8)) & 1) &&
+                bit_get(v->live, s)) {
+                bit_set(bm, s);
+                n++;
+            }
+        }
+    } else if (f->ids || !f->allow) {
         for (size_t i = 0; i < f->n_ids; i++) {
             uint32_t s = map_find(v, f->ids[i]);
             if (s != SLOT_NONE && !bit_get(bm, s)) {

@@ -566,9 +566,31 @@ int idx_vectors_search(idx_vectors *v, idx_store *s, const float *query, size_t 
         k = IDX_VEC_MAX_K;
     pthread_rwlock_rdlock(&v->lock);
     if (v->vec && idx_vec_count(v->vec) > 0 && (!permitted || n_permitted > 0)) {
-        idx_vec_filter f = {permitted, n_permitted, NULL, NULL};
+        idx_vec_filter f = {.ids = permitted, .n_ids = n_permitted};
         rc = idx_vec_search(v->vec, query, k, permitted ? &f : NULL, ids, scores, n, err);
     }
+    pthread_rwlock_unlock(&v->lock);
+    return rc;
+}
+
+int idx_vectors_search_in(idx_vectors *v, idx_store *s, const float *query, size_t k,
+                          const idx_permitted *perm, int64_t *ids, float *scores, size_t *n,
+                          keep_err *err)
+{
+    *n = 0;
+    int rc = idx_vectors_sync(v, s, err);
+    if (rc)
+        return rc;
+    if (k == 0 || perm->count == 0)
+        return KEEP_OK;
+    if (k > IDX_VEC_MAX_K)
+        k = IDX_VEC_MAX_K;
+    /* every indexed chunk: no selector (the caller's locate step drops a
+     * chunk whose document stopped being indexed since) */
+    idx_vec_filter f = {.id_bits = perm->bits, .id_base = perm->base, .id_n_bits = perm->n_bits};
+    pthread_rwlock_rdlock(&v->lock);
+    if (v->vec && idx_vec_count(v->vec) > 0)
+        rc = idx_vec_search(v->vec, query, k, perm->all_indexed ? NULL : &f, ids, scores, n, err);
     pthread_rwlock_unlock(&v->lock);
     return rc;
 }

@@ -222,9 +222,9 @@ static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int 
 }
 
 /* Vector candidates: embeds the query, searches the permitted chunks. */
-static int vector_candidates(idx_store *s, const retr_request *req, size_t depth,
-                             const idx_cand *lex, size_t n_lex, idx_cand **out, size_t *n,
-                             keep_err *err)
+static int vector_candidates(idx_store *s, const retr_request *req, const idx_permitted *perm,
+                             size_t depth, const idx_cand *lex, size_t n_lex, idx_cand **out,
+                             size_t *n, keep_err *err)
 {
     *out = NULL;
     *n = 0;
@@ -237,11 +237,11 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
                             "the stored vectors were made by another embedder than %s (reopen it,"
                             " or run 'keep reindex')", e->name);
     float *q = keep_malloc(e->dim * sizeof *q);
-    int64_t *ids = keep_malloc(depth * sizeof *ids), *perm = NULL;
+    int64_t *ids = keep_malloc(depth * sizeof *ids);
     float *scores = keep_malloc(depth * sizeof *scores);
     idx_cand *c = NULL;
-    int rc = KEEP_OK, all = 0;
-    size_t n_perm = 0, found = 0;
+    int rc = KEEP_OK;
+    size_t found = 0;
     if (!q || !ids || !scores) {
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         goto out;
@@ -254,10 +254,7 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         norm += (double)q[i] * q[i];
     if (norm == 0)
         goto out; /* nothing the embedder knows: no semantic neighbours */
-    if ((rc = idx_permitted_chunks(s, req->as, req->filter, &perm, &n_perm, &all, err)))
-        goto out;
-    if ((rc = idx_vectors_search(req->vectors, s, q, depth, all ? NULL : perm, n_perm, ids,
-                                 scores, &found, err)))
+    if ((rc = idx_vectors_search_in(req->vectors, s, q, depth, perm, ids, scores, &found, err)))
         goto out;
     /* room for `depth`: the feedback search below may find more than the
      * first one when an ingest added vectors in between */
@@ -301,8 +298,8 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         if (used && nn > 0) {
             for (size_t d = 0; d < e->dim; d++)
                 q[d] = (float)(q[d] / sqrt(nn));
-            if ((rc = idx_vectors_search(req->vectors, s, q, depth, all ? NULL : perm, n_perm, ids,
-                                         scores, &found, err)))
+            if ((rc = idx_vectors_search_in(req->vectors, s, q, depth, perm, ids, scores, &found,
+                                            err)))
                 goto out;
             for (size_t i = 0; i < found; i++) {
                 c[i].chunk_id = ids[i];
@@ -311,7 +308,7 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         }
     }
     /* doc and ordinal; also drops a chunk deleted since the index was synced */
-    if ((rc = idx_cands_locate(s, req->as, req->filter, c, &found, err)))
+    if ((rc = idx_cands_locate_in(s, perm, c, &found, err)))
         goto out;
     *out = c;
     *n = found;
@@ -320,7 +317,6 @@ out:
     keep_free(q);
     keep_free(ids);
     keep_free(scores);
-    keep_free(perm);
     keep_free(c);
     return rc;
 }
@@ -447,10 +443,15 @@ int retr_search(idx_store *s, const retr_request *req, retr_results **out, keep_
         goto oom;
     if ((rc = retr_fts_expression(req->query, &match, err)))
         goto fail;
-    if (use_bm25 && match &&
-        (rc = idx_fts_candidates(s, match, req->as, req->filter, NULL, depth, &lex, &n_lex, err)))
+    /* what the principal may read, once for both lists (borrowed from the
+     * store's cache until its next permission lookup) */
+    idx_permitted perm;
+    if ((rc = idx_permitted_get(s, req->as, req->filter, &perm, err)))
         goto fail;
-    if (use_vec && (rc = vector_candidates(s, req, depth, lex, n_lex, &sem, &n_sem, err)))
+    if (use_bm25 && match &&
+        (rc = idx_fts_candidates_in(s, match, &perm, NULL, depth, &lex, &n_lex, err)))
+        goto fail;
+    if (use_vec && (rc = vector_candidates(s, req, &perm, depth, lex, n_lex, &sem, &n_sem, err)))
         goto fail;
     if (fuse(lex, n_lex, sem, n_sem, use_bm25 && use_vec, &f, &n_f))
         goto oom;
