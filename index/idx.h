@@ -129,6 +129,9 @@ struct idx_embedder {
     const char *name;
     size_t dim;
     size_t max_tokens; /* longer texts are truncated by the embedder */
+    /* Chunks a corpus-learned embedder was learned from; 0 for a pretrained
+     * model. Hybrid ranking weighs the vector list by it (retrieve/search.c). */
+    size_t learned_from;
     /* Embeds n texts into out (n x dim floats), each L2-normalised (all zero
      * when a text holds nothing the embedder knows). is_query: 1 for a search
      * query, 0 for a passage (models with query/passage prefixes use it). */

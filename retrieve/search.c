@@ -171,14 +171,35 @@ static int cmp_fused_id(const void *a, const void *b)
     return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
+/* Weight of the vector list in hybrid fusion: how far the embedder can be
+ * trusted. A pretrained model: fully. A space learned from the corpus (LSA)
+ * of d dimensions out of n chunks keeps d of the n degrees of freedom of the
+ * chunks' term matrix: with n close to d it reproduces that matrix instead of
+ * generalising from it (it learned nothing BM25 does not know, and adds
+ * noise), and it is worth more the more it had to compress. So (n - d) / n:
+ * 0 for a corpus no larger than the space (samples/, 187 chunks in 187
+ * dimensions), 0.85 for Cranfield (1,699 chunks, 256 dimensions), above 0.99
+ * from 40,000 chunks. Derived, not fitted: no query set chose it. The floor
+ * keeps the vector order among chunks BM25 did not rank at all. */
+#define RETR_MIN_VECTOR_WEIGHT 1e-3
+
+static double vector_weight(const idx_embedder *e)
+{
+    if (!e || e->learned_from == 0)
+        return 1.0;
+    double n = (double)e->learned_from, d = (double)e->dim;
+    double w = n > d ? (n - d) / n : 0.0;
+    return w > RETR_MIN_VECTOR_WEIGHT ? w : RETR_MIN_VECTOR_WEIGHT;
+}
+
 /* Fuses two ranked lists (best first) by the sum of their z-normalised
- * scores (with fused; a chunk absent from a list gets nothing from it), else
- * (one list) keeps its own scores. Measured on Cranfield (bench/README.md),
- * this beat reciprocal rank fusion (0.371 vs 0.362 nDCG@10 before feedback):
- * RRF throws away how far ahead the top hits are. Sorted best first; caller
- * frees *out. */
+ * scores, the second weighted by wb (with fused; a chunk absent from a list
+ * gets nothing from it), else (one list) keeps its own scores. Measured on
+ * Cranfield (bench/README.md), this beat reciprocal rank fusion (0.371 vs
+ * 0.362 nDCG@10 before feedback): RRF throws away how far ahead the top hits
+ * are. Sorted best first; caller frees *out. */
 static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int fused,
-                fused_t **out, size_t *n)
+                double wb, fused_t **out, size_t *n)
 {
     *n = 0;
     *out = keep_calloc(na + nb + 1, sizeof **out);
@@ -203,7 +224,7 @@ static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int 
             f[m].chunk_id = c[i].chunk_id;
             f[m].doc_id = c[i].doc_id;
             f[m].ordinal = c[i].ordinal;
-            f[m].score = fused ? (c[i].score - mean) / sd : c[i].score;
+            f[m].score = fused ? (list ? wb : 1.0) * (c[i].score - mean) / sd : c[i].score;
         }
     }
     if (m > 1)
@@ -273,7 +294,8 @@ static int vector_candidates(idx_store *s, const retr_request *req, const idx_pe
         float *fb = keep_calloc(e->dim, sizeof *fb), *tmp = keep_malloc(e->dim * sizeof *tmp);
         fused_t *ff = NULL;
         size_t nff = 0, used = 0;
-        if (!fb || !tmp || fuse(lex, n_lex, c, found, n_lex > 0, &ff, &nff)) {
+        if (!fb || !tmp ||
+            fuse(lex, n_lex, c, found, n_lex > 0, vector_weight(e), &ff, &nff)) {
             keep_free(fb);
             keep_free(tmp);
             rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
@@ -453,7 +475,8 @@ int retr_search(idx_store *s, const retr_request *req, retr_results **out, keep_
         goto fail;
     if (use_vec && (rc = vector_candidates(s, req, &perm, depth, lex, n_lex, &sem, &n_sem, err)))
         goto fail;
-    if (fuse(lex, n_lex, sem, n_sem, use_bm25 && use_vec, &f, &n_f))
+    if (fuse(lex, n_lex, sem, n_sem, use_bm25 && use_vec && n_lex > 0,
+             use_vec ? vector_weight(req->embedder) : 1.0, &f, &n_f))
         goto oom;
 
     /* per-document cap and merging of adjacent chunks, in fused order */
