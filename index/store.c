@@ -217,7 +217,11 @@ int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, ke
     sqlite3_extended_result_codes(s->db, 1);
     /* A file that is not a database fails on the first read: say so plainly. */
     if (idx__exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;", err))
+                     "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                     /* searches read the FTS index and chunk rows at random:
+                      * mapped pages cost no read() copy (measured at 100k
+                      * chunks: the kernel's copies were a tenth of a search) */
+                     "PRAGMA mmap_size=2147418112;", err))
         goto fail;
     if (migrate(s, err) || idx__perm_register(s, err))
         goto fail;

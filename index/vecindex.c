@@ -661,7 +661,12 @@ static int faiss_scan(const idx_vec *v, const float *query, size_t k, const uint
         rc = faiss_fail(err, KEEP_ERR_INTERNAL, "SearchParameters_new", frc);
         goto done;
     }
+    /* one query gains nothing from an OpenMP team, and the team's idle
+     * threads spin: on a loaded machine that costs more than the search */
+    int omp_saved = omp_get_max_threads();
+    omp_set_num_threads(1);
     frc = faiss_Index_search_with_params(v->fi, 1, query, (idx_t)k, sp, dist, lab);
+    omp_set_num_threads(omp_saved);
     if (frc) {
         rc = faiss_fail(err, KEEP_ERR_INTERNAL, "search", frc);
         goto done;
