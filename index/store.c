@@ -239,6 +239,7 @@ void idx_store_close(idx_store *s)
     for (size_t i = 0; i < IDX_STMT_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     idx__perm_cache_free(s->perm);
+    keep_free(s->slot_bits);
     sqlite3_close(s->db);
     keep_free(s);
 }

@@ -43,6 +43,11 @@ struct idx_store {
     int schema_version;
     sqlite3_stmt *stmt[IDX_STMT_COUNT];
     idx__perm_cache *perm; /* NULL until the first search */
+    /* The last permitted set turned into vector-index slots (vectors.c):
+     * valid while both the set (stamp) and the index (version) are the same. */
+    uint8_t *slot_bits;
+    size_t slot_n;
+    uint64_t slot_stamp, slot_version;
 };
 
 /* Registers the SQL function keep_permitted(bitmap, chunk_id) on s. */

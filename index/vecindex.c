@@ -738,6 +738,19 @@ static int filter_bitmap(const idx_vec *v, const idx_vec_filter *f, uint8_t **ou
     return KEEP_OK;
 }
 
+int idx_vec_filter_slots(const idx_vec *v, const idx_vec_filter *f, uint8_t **bits, size_t *n_perm,
+                         keep_err *err)
+{
+    *bits = NULL;
+    *n_perm = 0;
+    int rc = check_usable(v, err);
+    if (rc)
+        return rc;
+    if (!f || f->slot_bits)
+        return keep_err_set(err, KEEP_ERR_USAGE, "vector filter: nothing to compute");
+    return filter_bitmap(v, f, bits, n_perm, err);
+}
+
 int idx_vec_search(const idx_vec *v, const float *query, size_t k, const idx_vec_filter *filter,
                    int64_t *ids, float *scores, size_t *n_found, keep_err *err)
 {
@@ -760,10 +773,15 @@ int idx_vec_search(const idx_vec *v, const float *query, size_t k, const idx_vec
     const uint8_t *perm = NULL; /* NULL: every slot is live, no selector needed */
     size_t n_perm = v->n_live;
     if (filter) {
-        rc = filter_bitmap(v, filter, &fbm, &n_perm, err);
-        if (rc)
-            return rc;
-        perm = fbm;
+        if (filter->slot_bits) {
+            perm = filter->slot_bits;
+            n_perm = filter->n_slot_perm;
+        } else {
+            rc = filter_bitmap(v, filter, &fbm, &n_perm, err);
+            if (rc)
+                return rc;
+            perm = fbm;
+        }
         if (n_perm == 0)
             goto done;
         if (n_perm <= v->t.exact_filter_max) {

@@ -105,7 +105,18 @@ typedef struct idx_vec_filter {
     void *ctx;
     const uint8_t *id_bits;
     int64_t id_base, id_n_bits;
+    /* Takes precedence over the rest: a bitmap over slots made by
+     * idx_vec_filter_slots() on this index since its last change, with
+     * n_slot_perm bits set (a caller that repeats one filter keeps it). */
+    const uint8_t *slot_bits;
+    size_t n_slot_perm;
 } idx_vec_filter;
+
+/* The slots f permits (live ones only) as a bitmap for
+ * idx_vec_filter.slot_bits; *n_perm receives how many. Valid until the
+ * index next changes. Caller frees *bits with keep_free. */
+int idx_vec_filter_slots(const idx_vec *v, const idx_vec_filter *f, uint8_t **bits, size_t *n_perm,
+                         keep_err *err);
 
 /* The k (1..IDX_VEC_MAX_K) live vectors with the highest inner product with
  * query (dim floats), permitted by filter (NULL: all), best first. ids and
