@@ -1,10 +1,10 @@
 /* access.c — who may read what, and the searches that honour it.
  *
- * A principal carries the collections it may read, computed once when it is
- * loaded. Every search binds them (and the caller's filters) as parameters of
- * one SQL WHERE clause that sits inside the ranked query itself: the FTS5
- * query ranks only permitted chunks, and the vector search receives the list
- * of permitted chunk ids, so nothing is filtered after the top-k. */
+ * A principal carries the collections it may read, computed when it is loaded
+ * (idx_principal_may_read answers from that). Searches ask permcache.c for the
+ * bitmap of chunks the principal may read now and test it inside the ranked
+ * query itself: the FTS5 query ranks only permitted chunks and the vector
+ * search only permitted vectors, so nothing is filtered after the top-k. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,43 +17,6 @@ struct idx_principal {
     int admin;
     char *readable_json; /* JSON array of readable collections; NULL for admins */
 };
-
-/* Parameters ?101..?106 of every filtered query. */
-#define FILTER_SQL                                                                         \
-    " d.status = 'indexed'"                                                                \
-    " AND (?101 IS NULL OR d.collection IN (SELECT value FROM json_each(?101)))"          \
-    " AND (?102 IS NULL OR d.collection = ?102)"                                           \
-    " AND (?103 IS NULL OR d.format = ?103)"                                               \
-    " AND (?104 IS NULL OR substr(d.path, 1, length(?104)) = ?104)"                        \
-    " AND (?105 IS NULL OR d.mtime >= ?105)"                                               \
-    " AND (?106 IS NULL OR d.mtime < ?106)"
-
-static void bind_filter(sqlite3_stmt *st, const idx_principal *p, const idx_filter *f)
-{
-    if (p && !p->admin)
-        sqlite3_bind_text(st, 101, p->readable_json ? p->readable_json : "[]", -1, SQLITE_STATIC);
-    if (!p) /* no principal: nothing is readable */
-        sqlite3_bind_text(st, 101, "[]", -1, SQLITE_STATIC);
-    if (!f)
-        return;
-    if (f->collection)
-        sqlite3_bind_text(st, 102, f->collection, -1, SQLITE_STATIC);
-    if (f->format)
-        sqlite3_bind_text(st, 103, f->format, -1, SQLITE_STATIC);
-    if (f->path_prefix && *f->path_prefix)
-        sqlite3_bind_text(st, 104, f->path_prefix, -1, SQLITE_STATIC);
-    if (f->since_ns)
-        sqlite3_bind_int64(st, 105, f->since_ns);
-    if (f->until_ns)
-        sqlite3_bind_int64(st, 106, f->until_ns);
-}
-
-static int unrestricted(const idx_principal *p, const idx_filter *f)
-{
-    return p && p->admin &&
-           (!f || (!f->collection && !f->format && !(f->path_prefix && *f->path_prefix) &&
-                   !f->since_ns && !f->until_ns));
-}
 
 /* ---- principals ---------------------------------------------------------------------- */
 
@@ -258,22 +221,23 @@ int idx_users_list(idx_store *s,
 
 /* ---- filtered searches ------------------------------------------------------------------- */
 
-int idx_fts_candidates(idx_store *s, const char *match, const idx_principal *p,
-                       const idx_filter *f, const double weights[3], size_t k, idx_cand **out,
-                       size_t *n, keep_err *err)
+int idx_fts_candidates_in(idx_store *s, const char *match, const idx_permitted *perm,
+                          const double weights[3], size_t k, idx_cand **out, size_t *n,
+                          keep_err *err)
 {
     *out = NULL;
     *n = 0;
-    if (k == 0 || !match)
+    if (k == 0 || !match || perm->count == 0)
         return KEEP_OK;
     if (k > 10000)
         k = 10000;
+    /* no join in the ranked query: FTS5 tests each matching rowid against
+     * the bitmap before bm25 is computed for it, and only the k survivors
+     * are looked up in chunks */
     sqlite3_stmt *st =
         idx__stmt(s, IDX_STMT_FTS_CAND,
-                  "SELECT c.id, c.doc_id, c.ordinal, -bm25(chunks_fts, ?3, ?4, ?5)"
-                  " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
-                  " JOIN documents d ON d.id = c.doc_id"
-                  " WHERE chunks_fts MATCH ?1 AND" FILTER_SQL
+                  "SELECT rowid, -bm25(chunks_fts, ?3, ?4, ?5) FROM chunks_fts"
+                  " WHERE chunks_fts MATCH ?1 AND keep_permitted(?6, rowid)"
                   " ORDER BY bm25(chunks_fts, ?3, ?4, ?5) LIMIT ?2",
                   err);
     if (!st)
@@ -282,7 +246,7 @@ int idx_fts_candidates(idx_store *s, const char *match, const idx_principal *p,
     sqlite3_bind_int64(st, 2, (sqlite3_int64)k);
     for (int i = 0; i < 3; i++)
         sqlite3_bind_double(st, 3 + i, weights ? weights[i] : 1.0);
-    bind_filter(st, p, f);
+    idx__perm_bind(st, 6, perm);
     idx_cand *v = keep_calloc(k, sizeof *v);
     if (!v)
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
@@ -290,9 +254,7 @@ int idx_fts_candidates(idx_store *s, const char *match, const idx_principal *p,
     int step;
     while (count < k && (step = sqlite3_step(st)) == SQLITE_ROW) {
         v[count].chunk_id = sqlite3_column_int64(st, 0);
-        v[count].doc_id = sqlite3_column_int64(st, 1);
-        v[count].ordinal = sqlite3_column_int(st, 2);
-        v[count].score = sqlite3_column_double(st, 3);
+        v[count].score = sqlite3_column_double(st, 1);
         count++;
     }
     if (count < k && step != SQLITE_DONE) {
@@ -302,9 +264,25 @@ int idx_fts_candidates(idx_store *s, const char *match, const idx_principal *p,
         return rc;
     }
     sqlite3_reset(st);
+    int rc = idx_cands_locate_in(s, perm, v, &count, err);
+    if (rc) {
+        keep_free(v);
+        return rc;
+    }
     *out = v;
     *n = count;
     return KEEP_OK;
+}
+
+int idx_fts_candidates(idx_store *s, const char *match, const idx_principal *p,
+                       const idx_filter *f, const double weights[3], size_t k, idx_cand **out,
+                       size_t *n, keep_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    idx_permitted perm;
+    int rc = idx_permitted_get(s, p, f, &perm, err);
+    return rc ? rc : idx_fts_candidates_in(s, match, &perm, weights, k, out, n, err);
 }
 
 int idx_permitted_chunks(idx_store *s, const idx_principal *p, const idx_filter *f,
@@ -313,59 +291,42 @@ int idx_permitted_chunks(idx_store *s, const idx_principal *p, const idx_filter 
     *ids = NULL;
     *n = 0;
     *all = 0;
-    if (unrestricted(p, f)) {
+    idx_permitted perm;
+    int rc = idx_permitted_get(s, p, f, &perm, err);
+    if (rc)
+        return rc;
+    if (perm.all_indexed) {
         *all = 1;
         return KEEP_OK;
     }
-    sqlite3_stmt *st = idx__stmt(s, IDX_STMT_PERMITTED,
-                                 "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                                 " WHERE" FILTER_SQL " ORDER BY c.id",
-                                 err);
-    if (!st)
-        return KEEP_ERR_DB;
-    bind_filter(st, p, f);
-    int64_t *v = NULL;
-    size_t count = 0, cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            int64_t *nv = keep_reallocarray(v, nc, sizeof *nv);
-            if (!nv) {
-                keep_free(v);
-                sqlite3_reset(st);
-                return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
-            }
-            v = nv;
-            cap = nc;
-        }
-        v[count++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        keep_free(v);
-        return idx__db_error(s, err, "listing permitted chunks");
-    }
+    if (perm.count == 0)
+        return KEEP_OK;
+    int64_t *v = keep_reallocarray(NULL, perm.count, sizeof *v);
+    if (!v)
+        return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+    size_t count = 0;
+    for (int64_t b = 0; b < (perm.n_bits + 7) / 8 && count < perm.count; b++)
+        for (int i = 0; perm.bits[b] && i < 8; i++)
+            if ((perm.bits[b] >> i) & 1)
+                v[count++] = perm.base + b * 8 + i;
     *ids = v;
     *n = count;
     return KEEP_OK;
 }
 
-int idx_cands_locate(idx_store *s, const idx_principal *p, const idx_filter *f, idx_cand *c,
-                     size_t *n, keep_err *err)
+int idx_cands_locate_in(idx_store *s, const idx_permitted *perm, idx_cand *c, size_t *n,
+                        keep_err *err)
 {
     sqlite3_stmt *st = idx__stmt(s, IDX_STMT_LOCATE,
-                                 "SELECT c.doc_id, c.ordinal FROM chunks c"
-                                 " JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1 AND" FILTER_SQL,
-                                 err);
+                                 "SELECT doc_id, ordinal FROM chunks WHERE id = ?1", err);
     if (!st)
         return KEEP_ERR_DB;
     size_t w = 0;
     for (size_t i = 0; i < *n; i++) {
+        if (!idx_permitted_has(perm, c[i].chunk_id))
+            continue;
         sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
         sqlite3_bind_int64(st, 1, c[i].chunk_id);
-        bind_filter(st, p, f);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
             c[w] = c[i];
@@ -380,6 +341,14 @@ int idx_cands_locate(idx_store *s, const idx_principal *p, const idx_filter *f, 
     sqlite3_reset(st);
     *n = w;
     return KEEP_OK;
+}
+
+int idx_cands_locate(idx_store *s, const idx_principal *p, const idx_filter *f, idx_cand *c,
+                     size_t *n, keep_err *err)
+{
+    idx_permitted perm;
+    int rc = idx_permitted_get(s, p, f, &perm, err);
+    return rc ? rc : idx_cands_locate_in(s, &perm, c, n, err);
 }
 
 static char *col_dup(sqlite3_stmt *st, int i)

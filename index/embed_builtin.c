@@ -402,7 +402,7 @@ int idx_builtin_open(idx_store *s, idx_embedder **out, keep_err *err)
     *out = NULL;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, dim, n_terms, terms, idf, proj FROM embed_models"
+                           "SELECT id, dim, n_terms, terms, idf, proj, trained_chunks FROM embed_models"
                            " WHERE kind = '" BI_KIND "' ORDER BY id DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return idx__db_error(s, err, "reading the embedding model");
@@ -425,6 +425,7 @@ int idx_builtin_open(idx_store *s, idx_embedder **out, keep_err *err)
     size_t idf_len = (size_t)sqlite3_column_bytes(st, 4);
     const void *proj = sqlite3_column_blob(st, 5);
     size_t proj_len = (size_t)sqlite3_column_bytes(st, 5);
+    int64_t trained = sqlite3_column_int64(st, 6);
     if (dim < 1 || dim > BI_MAX_DIM || nt < 1 || nt > BI_MAX_TERMS ||
         idf_len != (size_t)nt * sizeof(float) ||
         proj_len != (size_t)nt * (size_t)dim * sizeof(float) || !terms ||
@@ -465,6 +466,7 @@ int idx_builtin_open(idx_store *s, idx_embedder **out, keep_err *err)
     m->base.dim = m->dim;
     m->base.max_tokens = BI_MAX_TEXT_TOKENS;
     m->base.embed = bi_embed;
+    m->base.learned_from = (size_t)(trained > 0 ? trained : 1);
     m->base.free = bi_free;
     *out = &m->base;
     m = NULL;

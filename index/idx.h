@@ -15,7 +15,7 @@
 
 /* The schema this build writes. A database with a higher version is refused;
  * a lower one is migrated on open. */
-#define IDX_SCHEMA_VERSION 4
+#define IDX_SCHEMA_VERSION 5
 
 typedef struct idx_store idx_store;
 
@@ -27,6 +27,10 @@ void idx_store_close(idx_store *s);
  * calls, and keeps cache_kib of pages in this connection's cache. */
 int idx_store_tune_reads(idx_store *s, int64_t mmap_bytes, int cache_kib, keep_err *err);
 int idx_store_schema_version(idx_store *s);
+/* Bulk loading: one write transaction around many idx_put_document calls
+ * (each then writes through a savepoint), committed by idx_store_commit. */
+int idx_store_begin(idx_store *s, keep_err *err);
+int idx_store_commit(idx_store *s, keep_err *err);
 
 /* ---- ingest ----------------------------------------------------------------- */
 
@@ -65,7 +69,9 @@ int idx_ingest_paths(idx_store *s, const char *const *paths, size_t n_paths,
 /* Stores one document that does not come from a file in a watched tree
  * (uploads, test collections): parsed result r under (collection, path).
  * An existing document with that path is replaced in one transaction, or
- * left alone when its content hash is the same (*changed = 0). */
+ * left alone when its content hash is the same (*changed = 0). Inside a
+ * transaction the caller opened (BEGIN ... COMMIT around many calls, for bulk
+ * loads), it writes through a savepoint and the caller's COMMIT makes it durable. */
 int idx_put_document(idx_store *s, const char *collection, const char *path,
                      const ingest_result *r, int64_t size, int64_t mtime, int64_t *id,
                      int *changed, keep_err *err);
@@ -127,6 +133,9 @@ struct idx_embedder {
     const char *name;
     size_t dim;
     size_t max_tokens; /* longer texts are truncated by the embedder */
+    /* Chunks a corpus-learned embedder was learned from; 0 for a pretrained
+     * model. Hybrid ranking weighs the vector list by it (retrieve/search.c). */
+    size_t learned_from;
     /* Embeds n texts into out (n x dim floats), each L2-normalised (all zero
      * when a text holds nothing the embedder knows). is_query: 1 for a search
      * query, 0 for a passage (models with query/passage prefixes use it). */
@@ -197,6 +206,13 @@ int idx_vectors_search(idx_vectors *v, idx_store *s, const float *query, size_t 
                        const int64_t *permitted, size_t n_permitted, int64_t *ids, float *scores,
                        size_t *n, keep_err *err);
 
+/* The same, restricted to the chunks perm holds (see idx_permitted_get,
+ * declared below), tested inside FAISS before the top-k. */
+struct idx_permitted;
+int idx_vectors_search_in(idx_vectors *v, idx_store *s, const float *query, size_t k,
+                          const struct idx_permitted *perm, int64_t *ids, float *scores,
+                          size_t *n, keep_err *err);
+
 /* The stored vector of a chunk into out (dim floats): KEEP_ERR_NOTFOUND when
  * the chunk has none of that size. */
 int idx_chunk_vector(idx_store *s, int64_t chunk_id, float *out, size_t dim, keep_err *err);
@@ -248,6 +264,40 @@ typedef struct idx_cand {
     int ordinal;
     double score; /* higher is better */
 } idx_cand;
+
+/* The chunks a principal may read under a filter, as a bitmap over chunk ids:
+ * id is readable when base <= id < base + n_bits and its bit is set. Cached
+ * per store (see index/permcache.c) and checked against generations in the
+ * database on every call, so chunks added or removed and grants changed are
+ * honoured by the next call. */
+typedef struct idx_permitted {
+    const uint8_t *bits; /* owned by the store: valid until the next idx_permitted_get on it */
+    int64_t base, n_bits;
+    size_t count;        /* bits set */
+    uint64_t stamp;      /* unique per bitmap content in this process (a cache key) */
+    int all_indexed;     /* 1: every indexed chunk (an admin without filters) */
+} idx_permitted;
+
+static inline int idx_permitted_has(const idx_permitted *p, int64_t id)
+{
+    if (!p->bits || id < p->base || id - p->base >= p->n_bits)
+        return 0;
+    int64_t off = id - p->base;
+    return (p->bits[off / 8] >> (off % 8)) & 1;
+}
+
+/* Fills *out for p (NULL: nothing readable) under f (may be NULL). */
+int idx_permitted_get(idx_store *s, const idx_principal *p, const idx_filter *f,
+                      idx_permitted *out, keep_err *err);
+/* BM25 over FTS5 restricted to perm inside the ranked query (the same
+ * contract as idx_fts_candidates). Caller frees *out with keep_free. */
+int idx_fts_candidates_in(idx_store *s, const char *match, const idx_permitted *perm,
+                          const double weights[3], size_t k, idx_cand **out, size_t *n,
+                          keep_err *err);
+/* Fills doc_id and ordinal of candidates; drops (and compacts away) those
+ * whose chunk no longer exists or perm does not hold. */
+int idx_cands_locate_in(idx_store *s, const idx_permitted *perm, idx_cand *c, size_t *n,
+                        keep_err *err);
 
 /* BM25 over FTS5 (match built by retrieve/), restricted to what p may read and
  * f allows inside the ranked query itself, so the k best permitted chunks come

@@ -31,14 +31,33 @@ enum {
     IDX_STMT_GET_VEC,
     IDX_STMT_AUDIT_LAST,
     IDX_STMT_AUDIT_INS,
+    IDX_STMT_PERM_COLL,
+    IDX_STMT_PERM_GENS,
+    IDX_STMT_PERM_READABLE,
     IDX_STMT_COUNT
 };
+
+/* Cached access bitmaps of one connection (permcache.c). */
+typedef struct idx__perm_cache idx__perm_cache;
 
 struct idx_store {
     sqlite3 *db;
     int schema_version;
     sqlite3_stmt *stmt[IDX_STMT_COUNT];
+    idx__perm_cache *perm; /* NULL until the first search */
+    /* The last permitted set turned into vector-index slots (vectors.c):
+     * valid while both the set (stamp) and the index (version) are the same. */
+    uint8_t *slot_bits;
+    size_t slot_n;
+    uint64_t slot_stamp, slot_version;
 };
+
+/* Registers the SQL function keep_permitted(bitmap, chunk_id) on s. */
+int idx__perm_register(idx_store *s, keep_err *err);
+/* Binds p (borrowed: it must outlive the statement's run) as parameter i, the
+ * first argument of keep_permitted. */
+int idx__perm_bind(sqlite3_stmt *st, int i, const idx_permitted *p);
+void idx__perm_cache_free(idx__perm_cache *c);
 
 int idx__exec(idx_store *s, const char *sql, keep_err *err);
 int idx__db_error(idx_store *s, keep_err *err, const char *what);

@@ -29,6 +29,7 @@ typedef struct {
     const char *collection;
     idx_ingest_stats *stats;
     int stop;
+    int nested; /* the current write is a savepoint inside the caller's transaction */
 } sync_ctx;
 
 static int64_t mtime_ns(const struct stat *st)
@@ -221,15 +222,23 @@ static int find_doc(sync_ctx *c, const char *path, int64_t *id, int64_t *size, i
     return KEEP_OK;
 }
 
-static int in_txn(sync_ctx *c, keep_err *err) { return idx__exec(c->s, "BEGIN IMMEDIATE", err); }
+/* One file's writes: a transaction of its own, or a savepoint when the
+ * caller already holds a transaction (a bulk loader batching many documents
+ * into one commit). */
+static int in_txn(sync_ctx *c, keep_err *err)
+{
+    c->nested = !sqlite3_get_autocommit(c->s->db);
+    return idx__exec(c->s, c->nested ? "SAVEPOINT put_doc" : "BEGIN IMMEDIATE", err);
+}
 
 static int end_txn(sync_ctx *c, int rc, keep_err *err)
 {
     if (rc) {
-        sqlite3_exec(c->s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(c->s->db, c->nested ? "ROLLBACK TO put_doc; RELEASE put_doc" : "ROLLBACK",
+                     NULL, NULL, NULL);
         return rc;
     }
-    return idx__exec(c->s, "COMMIT", err);
+    return idx__exec(c->s, c->nested ? "RELEASE put_doc" : "COMMIT", err);
 }
 
 /* ---- the pipeline -----------------------------------------------------------
@@ -582,7 +591,7 @@ int idx_ingest_paths(idx_store *s, const char *const *paths, size_t n_paths,
                      const idx_ingest_opts *opt, idx_ingest_stats *stats, keep_err *err)
 {
     memset(stats, 0, sizeof *stats);
-    sync_ctx c = {s, opt, opt->collection ? opt->collection : "default", stats, 0};
+    sync_ctx c = {s, opt, opt->collection ? opt->collection : "default", stats, 0, 0};
     work_list w = {0};
     char **dirs = keep_calloc(n_paths ? n_paths : 1, sizeof *dirs);
     size_t n_dirs = 0;
@@ -636,7 +645,7 @@ int idx_put_document(idx_store *s, const char *collection, const char *path,
 {
     idx_ingest_opts opt = {0};
     idx_ingest_stats stats = {0};
-    sync_ctx c = {s, &opt, collection ? collection : "default", &stats, 0};
+    sync_ctx c = {s, &opt, collection ? collection : "default", &stats, 0, 0};
     int64_t old_size, old_mtime;
     char old_status[16] = "", old_hash[65] = "";
     int64_t doc_id = 0;

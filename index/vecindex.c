@@ -661,7 +661,12 @@ static int faiss_scan(const idx_vec *v, const float *query, size_t k, const uint
         rc = faiss_fail(err, KEEP_ERR_INTERNAL, "SearchParameters_new", frc);
         goto done;
     }
+    /* one query gains nothing from an OpenMP team, and the team's idle
+     * threads spin: on a loaded machine that costs more than the search */
+    int omp_saved = omp_get_max_threads();
+    omp_set_num_threads(1);
     frc = faiss_Index_search_with_params(v->fi, 1, query, (idx_t)k, sp, dist, lab);
+    omp_set_num_threads(omp_saved);
     if (frc) {
         rc = faiss_fail(err, KEEP_ERR_INTERNAL, "search", frc);
         goto done;
@@ -703,7 +708,16 @@ static int filter_bitmap(const idx_vec *v, const idx_vec_filter *f, uint8_t **ou
     if (!bm)
         return keep_err_set(err, KEEP_ERR_NOMEM, "vector search: out of memory");
     size_t n = 0;
-    if (f->ids || !f->allow) {
+    if (f->id_bits) {
+        for (size_t s = 0; s < v->n_slots; s++) {
+            int64_t off = v->slot_ids[s] - f->id_base;
+            if (off >= 0 && off < f->id_n_bits && ((f->id_bits[off / 8] >> (off % 8)) & 1) &&
+                bit_get(v->live, s)) {
+                bit_set(bm, s);
+                n++;
+            }
+        }
+    } else if (f->ids || !f->allow) {
         for (size_t i = 0; i < f->n_ids; i++) {
             uint32_t s = map_find(v, f->ids[i]);
             if (s != SLOT_NONE && !bit_get(bm, s)) {
@@ -722,6 +736,19 @@ static int filter_bitmap(const idx_vec *v, const idx_vec_filter *f, uint8_t **ou
     *out = bm;
     *n_perm = n;
     return KEEP_OK;
+}
+
+int idx_vec_filter_slots(const idx_vec *v, const idx_vec_filter *f, uint8_t **bits, size_t *n_perm,
+                         keep_err *err)
+{
+    *bits = NULL;
+    *n_perm = 0;
+    int rc = check_usable(v, err);
+    if (rc)
+        return rc;
+    if (!f || f->slot_bits)
+        return keep_err_set(err, KEEP_ERR_USAGE, "vector filter: nothing to compute");
+    return filter_bitmap(v, f, bits, n_perm, err);
 }
 
 int idx_vec_search(const idx_vec *v, const float *query, size_t k, const idx_vec_filter *filter,
@@ -746,10 +773,15 @@ int idx_vec_search(const idx_vec *v, const float *query, size_t k, const idx_vec
     const uint8_t *perm = NULL; /* NULL: every slot is live, no selector needed */
     size_t n_perm = v->n_live;
     if (filter) {
-        rc = filter_bitmap(v, filter, &fbm, &n_perm, err);
-        if (rc)
-            return rc;
-        perm = fbm;
+        if (filter->slot_bits) {
+            perm = filter->slot_bits;
+            n_perm = filter->n_slot_perm;
+        } else {
+            rc = filter_bitmap(v, filter, &fbm, &n_perm, err);
+            if (rc)
+                return rc;
+            perm = fbm;
+        }
         if (n_perm == 0)
             goto done;
         if (n_perm <= v->t.exact_filter_max) {

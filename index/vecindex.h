@@ -91,17 +91,32 @@ idx_vec_kind idx_vec_get_kind(const idx_vec *v);
 size_t idx_vec_dead(const idx_vec *v); /* removed but not yet rebuilt away */
 int idx_vec_contains(const idx_vec *v, int64_t id);
 
-/* Restricts a search: either `ids` (n_ids permitted chunk ids, any order,
- * duplicates and unknown ids harmless; a sorted array is the usual input) or,
- * when ids is NULL, `allow` called once per live vector (O(count) calls per
- * search: prefer ids when the permitted set is small). */
+/* Restricts a search: `id_bits` (a bitmap over chunk ids: id is permitted
+ * when id_base <= id < id_base + id_n_bits and bit id - id_base is set; one
+ * pass over the slots, no lookups), else `ids` (n_ids permitted chunk ids,
+ * any order, duplicates and unknown ids harmless; a sorted array is the usual
+ * input) or, when ids is NULL, `allow` called once per live vector (O(count)
+ * calls per search: prefer ids when the permitted set is small). */
 typedef int (*idx_vec_allow_fn)(int64_t id, void *ctx);
 typedef struct idx_vec_filter {
     const int64_t *ids;
     size_t n_ids;
     idx_vec_allow_fn allow;
     void *ctx;
+    const uint8_t *id_bits;
+    int64_t id_base, id_n_bits;
+    /* Takes precedence over the rest: a bitmap over slots made by
+     * idx_vec_filter_slots() on this index since its last change, with
+     * n_slot_perm bits set (a caller that repeats one filter keeps it). */
+    const uint8_t *slot_bits;
+    size_t n_slot_perm;
 } idx_vec_filter;
+
+/* The slots f permits (live ones only) as a bitmap for
+ * idx_vec_filter.slot_bits; *n_perm receives how many. Valid until the
+ * index next changes. Caller frees *bits with keep_free. */
+int idx_vec_filter_slots(const idx_vec *v, const idx_vec_filter *f, uint8_t **bits, size_t *n_perm,
+                         keep_err *err);
 
 /* The k (1..IDX_VEC_MAX_K) live vectors with the highest inner product with
  * query (dim floats), permitted by filter (NULL: all), best first. ids and

@@ -11,6 +11,7 @@
  * is rebuilt from SQLite. vec_meta.space changes whenever the embedder
  * changes, which invalidates every cache at once. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,12 @@ struct idx_vectors {
     int64_t space, applied_seq;
     const char *origin;
     char embedder[256]; /* name of the embedder of the space */
+    /* unique in the process, renewed whenever the index may have changed
+     * (slots are renumbered by maintenance): keys the stores' slot bitmaps */
+    uint64_t version;
 };
+
+static _Atomic uint64_t version_counter = 1;
 
 static int64_t random_generation(void)
 {
@@ -440,6 +446,7 @@ out:
 /* Loads or rebuilds, then catches up; called with the write lock held. */
 static int refresh_locked(idx_vectors *v, idx_store *s, int reload, keep_err *err)
 {
+    v->version = atomic_fetch_add(&version_counter, 1);
     if (idx__exec(s, "BEGIN", err)) /* one snapshot for meta, log and vectors */
         return KEEP_ERR_DB;
     vec_meta m;
@@ -566,9 +573,44 @@ int idx_vectors_search(idx_vectors *v, idx_store *s, const float *query, size_t 
         k = IDX_VEC_MAX_K;
     pthread_rwlock_rdlock(&v->lock);
     if (v->vec && idx_vec_count(v->vec) > 0 && (!permitted || n_permitted > 0)) {
-        idx_vec_filter f = {permitted, n_permitted, NULL, NULL};
+        idx_vec_filter f = {.ids = permitted, .n_ids = n_permitted};
         rc = idx_vec_search(v->vec, query, k, permitted ? &f : NULL, ids, scores, n, err);
     }
+    pthread_rwlock_unlock(&v->lock);
+    return rc;
+}
+
+int idx_vectors_search_in(idx_vectors *v, idx_store *s, const float *query, size_t k,
+                          const idx_permitted *perm, int64_t *ids, float *scores, size_t *n,
+                          keep_err *err)
+{
+    *n = 0;
+    int rc = idx_vectors_sync(v, s, err);
+    if (rc)
+        return rc;
+    if (k == 0 || perm->count == 0)
+        return KEEP_OK;
+    if (k > IDX_VEC_MAX_K)
+        k = IDX_VEC_MAX_K;
+    /* every indexed chunk: no selector (the caller's locate step drops a
+     * chunk whose document stopped being indexed since) */
+    idx_vec_filter f = {.id_bits = perm->bits, .id_base = perm->base, .id_n_bits = perm->n_bits};
+    pthread_rwlock_rdlock(&v->lock);
+    if (v->vec && idx_vec_count(v->vec) > 0 && !perm->all_indexed) {
+        /* the slots of the permitted set: one pass over every slot, so kept
+         * in the store (one thread at a time) for the next search with the
+         * same set on the same index, such as the feedback search */
+        if (!s->slot_bits || s->slot_stamp != perm->stamp || s->slot_version != v->version) {
+            keep_free(s->slot_bits);
+            s->slot_bits = NULL;
+            rc = idx_vec_filter_slots(v->vec, &f, &s->slot_bits, &s->slot_n, err);
+            s->slot_stamp = perm->stamp;
+            s->slot_version = v->version;
+        }
+        f = (idx_vec_filter){.slot_bits = s->slot_bits, .n_slot_perm = s->slot_n};
+    }
+    if (!rc && v->vec && idx_vec_count(v->vec) > 0)
+        rc = idx_vec_search(v->vec, query, k, perm->all_indexed ? NULL : &f, ids, scores, n, err);
     pthread_rwlock_unlock(&v->lock);
     return rc;
 }

@@ -171,14 +171,35 @@ static int cmp_fused_id(const void *a, const void *b)
     return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
+/* Weight of the vector list in hybrid fusion: how far the embedder can be
+ * trusted. A pretrained model: fully. A space learned from the corpus (LSA)
+ * of d dimensions out of n chunks keeps d of the n degrees of freedom of the
+ * chunks' term matrix: with n close to d it reproduces that matrix instead of
+ * generalising from it (it learned nothing BM25 does not know, and adds
+ * noise), and it is worth more the more it had to compress. So (n - d) / n:
+ * 0 for a corpus no larger than the space (samples/, 187 chunks in 187
+ * dimensions), 0.85 for Cranfield (1,699 chunks, 256 dimensions), above 0.99
+ * from 40,000 chunks. Derived, not fitted: no query set chose it. The floor
+ * keeps the vector order among chunks BM25 did not rank at all. */
+#define RETR_MIN_VECTOR_WEIGHT 1e-3
+
+static double vector_weight(const idx_embedder *e)
+{
+    if (!e || e->learned_from == 0)
+        return 1.0;
+    double n = (double)e->learned_from, d = (double)e->dim;
+    double w = n > d ? (n - d) / n : 0.0;
+    return w > RETR_MIN_VECTOR_WEIGHT ? w : RETR_MIN_VECTOR_WEIGHT;
+}
+
 /* Fuses two ranked lists (best first) by the sum of their z-normalised
- * scores (with fused; a chunk absent from a list gets nothing from it), else
- * (one list) keeps its own scores. Measured on Cranfield (bench/README.md),
- * this beat reciprocal rank fusion (0.371 vs 0.362 nDCG@10 before feedback):
- * RRF throws away how far ahead the top hits are. Sorted best first; caller
- * frees *out. */
+ * scores, the second weighted by wb (with fused; a chunk absent from a list
+ * gets nothing from it), else (one list) keeps its own scores. Measured on
+ * Cranfield (bench/README.md), this beat reciprocal rank fusion (0.371 vs
+ * 0.362 nDCG@10 before feedback): RRF throws away how far ahead the top hits
+ * are. Sorted best first; caller frees *out. */
 static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int fused,
-                fused_t **out, size_t *n)
+                double wb, fused_t **out, size_t *n)
 {
     *n = 0;
     *out = keep_calloc(na + nb + 1, sizeof **out);
@@ -203,7 +224,7 @@ static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int 
             f[m].chunk_id = c[i].chunk_id;
             f[m].doc_id = c[i].doc_id;
             f[m].ordinal = c[i].ordinal;
-            f[m].score = fused ? (c[i].score - mean) / sd : c[i].score;
+            f[m].score = fused ? (list ? wb : 1.0) * (c[i].score - mean) / sd : c[i].score;
         }
     }
     if (m > 1)
@@ -222,9 +243,9 @@ static int fuse(const idx_cand *a, size_t na, const idx_cand *b, size_t nb, int 
 }
 
 /* Vector candidates: embeds the query, searches the permitted chunks. */
-static int vector_candidates(idx_store *s, const retr_request *req, size_t depth,
-                             const idx_cand *lex, size_t n_lex, idx_cand **out, size_t *n,
-                             keep_err *err)
+static int vector_candidates(idx_store *s, const retr_request *req, const idx_permitted *perm,
+                             size_t depth, const idx_cand *lex, size_t n_lex, idx_cand **out,
+                             size_t *n, keep_err *err)
 {
     *out = NULL;
     *n = 0;
@@ -237,11 +258,11 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
                             "the stored vectors were made by another embedder than %s (reopen it,"
                             " or run 'keep reindex')", e->name);
     float *q = keep_malloc(e->dim * sizeof *q);
-    int64_t *ids = keep_malloc(depth * sizeof *ids), *perm = NULL;
+    int64_t *ids = keep_malloc(depth * sizeof *ids);
     float *scores = keep_malloc(depth * sizeof *scores);
     idx_cand *c = NULL;
-    int rc = KEEP_OK, all = 0;
-    size_t n_perm = 0, found = 0;
+    int rc = KEEP_OK;
+    size_t found = 0;
     if (!q || !ids || !scores) {
         rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
         goto out;
@@ -254,10 +275,7 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         norm += (double)q[i] * q[i];
     if (norm == 0)
         goto out; /* nothing the embedder knows: no semantic neighbours */
-    if ((rc = idx_permitted_chunks(s, req->as, req->filter, &perm, &n_perm, &all, err)))
-        goto out;
-    if ((rc = idx_vectors_search(req->vectors, s, q, depth, all ? NULL : perm, n_perm, ids,
-                                 scores, &found, err)))
+    if ((rc = idx_vectors_search_in(req->vectors, s, q, depth, perm, ids, scores, &found, err)))
         goto out;
     /* room for `depth`: the feedback search below may find more than the
      * first one when an ingest added vectors in between */
@@ -276,7 +294,8 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         float *fb = keep_calloc(e->dim, sizeof *fb), *tmp = keep_malloc(e->dim * sizeof *tmp);
         fused_t *ff = NULL;
         size_t nff = 0, used = 0;
-        if (!fb || !tmp || fuse(lex, n_lex, c, found, n_lex > 0, &ff, &nff)) {
+        if (!fb || !tmp ||
+            fuse(lex, n_lex, c, found, n_lex > 0, vector_weight(e), &ff, &nff)) {
             keep_free(fb);
             keep_free(tmp);
             rc = keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
@@ -301,8 +320,8 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         if (used && nn > 0) {
             for (size_t d = 0; d < e->dim; d++)
                 q[d] = (float)(q[d] / sqrt(nn));
-            if ((rc = idx_vectors_search(req->vectors, s, q, depth, all ? NULL : perm, n_perm, ids,
-                                         scores, &found, err)))
+            if ((rc = idx_vectors_search_in(req->vectors, s, q, depth, perm, ids, scores, &found,
+                                            err)))
                 goto out;
             for (size_t i = 0; i < found; i++) {
                 c[i].chunk_id = ids[i];
@@ -311,7 +330,7 @@ static int vector_candidates(idx_store *s, const retr_request *req, size_t depth
         }
     }
     /* doc and ordinal; also drops a chunk deleted since the index was synced */
-    if ((rc = idx_cands_locate(s, req->as, req->filter, c, &found, err)))
+    if ((rc = idx_cands_locate_in(s, perm, c, &found, err)))
         goto out;
     *out = c;
     *n = found;
@@ -320,7 +339,6 @@ out:
     keep_free(q);
     keep_free(ids);
     keep_free(scores);
-    keep_free(perm);
     keep_free(c);
     return rc;
 }
@@ -447,12 +465,18 @@ int retr_search(idx_store *s, const retr_request *req, retr_results **out, keep_
         goto oom;
     if ((rc = retr_fts_expression(req->query, &match, err)))
         goto fail;
+    /* what the principal may read, once for both lists (borrowed from the
+     * store's cache until its next permission lookup) */
+    idx_permitted perm;
+    if ((rc = idx_permitted_get(s, req->as, req->filter, &perm, err)))
+        goto fail;
     if (use_bm25 && match &&
-        (rc = idx_fts_candidates(s, match, req->as, req->filter, NULL, depth, &lex, &n_lex, err)))
+        (rc = idx_fts_candidates_in(s, match, &perm, NULL, depth, &lex, &n_lex, err)))
         goto fail;
-    if (use_vec && (rc = vector_candidates(s, req, depth, lex, n_lex, &sem, &n_sem, err)))
+    if (use_vec && (rc = vector_candidates(s, req, &perm, depth, lex, n_lex, &sem, &n_sem, err)))
         goto fail;
-    if (fuse(lex, n_lex, sem, n_sem, use_bm25 && use_vec, &f, &n_f))
+    if (fuse(lex, n_lex, sem, n_sem, use_bm25 && use_vec && n_lex > 0,
+             use_vec ? vector_weight(req->embedder) : 1.0, &f, &n_f))
         goto oom;
 
     /* per-document cap and merging of adjacent chunks, in fused order */

@@ -73,7 +73,7 @@ int main(void)
     keep_err_clear(&err);
     idx_store *s = NULL;
     ASSERT_EQ_INT(idx_store_open(db, 1000, &s, &err), KEEP_OK, "store opens");
-    ASSERT_EQ_INT(idx_store_schema_version(s), 4, "schema 4 has the audit log");
+    ASSERT_EQ_INT(idx_store_schema_version(s), IDX_SCHEMA_VERSION, "schema has the audit log");
 
     idx_audit_check c;
     ASSERT_EQ_INT(idx_audit_verify(s, &c, &err), KEEP_OK, "an empty log verifies");

@@ -415,6 +415,62 @@ int main(void)
     r = search(&en, "vacation days", "hybrid", 3, NULL);
     OK(r && any_path_has(r, "hr/vacation.md") && !any_path_has(r, "eng/"), "grant to everyone");
     retr_results_free(r);
+
+    /* the cached access bitmaps follow the database: the same principal
+     * object, searching again after each change, sees it on the next query */
+    en.as = alice;
+    idx_permitted pm;
+    ASSERT_EQ_INT(idx_permitted_get(s, alice, NULL, &pm, &err), KEEP_OK, "alice's permitted chunks");
+    size_t alice_chunks = pm.count;
+    r = search(&en, "ornithopter gearbox flapping", "bm25", 5, NULL);
+    int orni_before = !r || any_path_has(r, "ornithopter");
+    retr_results_free(r);
+    put_doc(s, "eng", "eng/ornithopter.md",
+            "# Ornithopter\n\nFlapping wing ornithopter gearbox with a crank linkage.", 1650000000);
+    put_doc(s, "legal", "legal/ornithopter-policy.md",
+            "# Ornithopter policy\n\nOrnithopter gearbox purchases need flapping approval.", 1650000000);
+    idx_builtin_refresh(s, NULL, NULL, NULL, NULL, &err);
+    idx_permitted_get(s, alice, NULL, &pm, &err);
+    ASSERT_EQ_INT((long)pm.count, (long)alice_chunks + 1, "one more permitted chunk after the eng document");
+    int seen = 1, hr_hidden = 1;
+    int64_t orni_doc = 0;
+    for (size_t m = 0; m < 3; m++) {
+        r = search(&en, "ornithopter gearbox flapping", modes[m], 5, NULL);
+        if (strcmp(modes[m], "vector") != 0) /* the learned space has not seen the new words */
+            seen &= r && any_path_has(r, "eng/ornithopter.md");
+        hr_hidden &= r && !any_path_has(r, "legal/");
+        for (size_t i = 0; r && i < retr_results_count(r); i++)
+            if (strstr(retr_results_hit(r, i)->path, "eng/ornithopter.md"))
+                orni_doc = retr_results_hit(r, i)->doc_id;
+        retr_results_free(r);
+    }
+    OK(!orni_before && seen, "a chunk added after a first query is found by the next (bm25, hybrid)");
+    OK(hr_hidden, "a chunk added to an unreadable collection stays hidden (every mode)");
+    ASSERT_EQ_INT(idx_doc_remove(s, orni_doc, &err), KEEP_OK, "remove the new document");
+    int gone = 1;
+    for (size_t m = 0; m < 3; m++) {
+        r = search(&en, "ornithopter gearbox flapping", modes[m], 5, NULL);
+        gone &= r && !any_path_has(r, "eng/ornithopter.md");
+        retr_results_free(r);
+    }
+    OK(gone, "a chunk removed after a query is gone from the next (every mode)");
+    ASSERT_EQ_INT(idx_collection_revoke(s, "eng", "engineering", &err), KEEP_OK, "revoke eng from engineering");
+    int revoked = 1;
+    for (size_t m = 0; m < 3; m++) {
+        r = search(&en, "turbine blade cooling wing flutter", modes[m], 5, NULL);
+        revoked &= r && !any_path_has(r, "eng/");
+        retr_results_free(r);
+    }
+    OK(revoked, "a revoked group right takes effect on the next query (every mode)");
+    idx_collection_grant(s, "eng", "engineering", &err);
+    r = search(&en, "turbine blade cooling", "hybrid", 5, NULL);
+    OK(r && any_path_has(r, "eng/"), "granted again: seen again");
+    retr_results_free(r);
+    idx_user_leave(s, "alice", "engineering", &err);
+    r = search(&en, "turbine blade cooling", "hybrid", 5, NULL);
+    OK(r && !any_path_has(r, "eng/"), "a user who left the group loses its collections on the next query");
+    retr_results_free(r);
+    idx_user_join(s, "alice", "engineering", &err);
     en.as = admin;
 
     /* deleted documents are never returned (the open index catches up) */
