@@ -19,6 +19,7 @@
 #define KEEP_INFER_KERNELS_X86_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kernels_internal.h"
@@ -668,12 +669,23 @@ KX_INL float kx_absmax(const float *x, size_t n)
     return kx_hmax(m);
 }
 
+/* The value of largest magnitude with its sign, the first one on a tie (as
+ * the scalar q8_K quantizer picks it): the vector max finds the magnitude,
+ * a scan finds its first position. */
+KX_INL float kx_signed_absmax(const float *x, size_t n)
+{
+    float amax = kx_absmax(x, n);
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(x[i]) == amax) return x[i];
+    return 0.0f;
+}
+
 static KX_TGT void kx_act_q8_0(const float *x, void *dst, size_t n)
 {
     infer_block_q8_0 *b = dst;
     for (size_t i = 0; i < n / INFER_QK; i++, x += INFER_QK) {
-        float d = kx_absmax(x, INFER_QK) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = kx_absmax(x, INFER_QK);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         b[i].d = kx_f2h_sat(d);
         kx_q8_32(x, id, b[i].qs);
     }
@@ -683,8 +695,8 @@ static KX_TGT void kx_act_q8_1(const float *x, void *dst, size_t n)
 {
     infer_block_q8_1 *b = dst;
     for (size_t i = 0; i < n / INFER_QK; i++, x += INFER_QK) {
-        float d = kx_absmax(x, INFER_QK) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = kx_absmax(x, INFER_QK);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = kx_hsum_i32(kx_q8_32(x, id, b[i].qs));
         b[i].d = kx_f2h_sat(d);
         b[i].s = kx_f2h_sat(d * (float)sum);
@@ -695,9 +707,9 @@ static KX_TGT void kx_act_q8_K(const float *x, void *dst, size_t n)
 {
     infer_block_q8_K *b = dst;
     for (size_t i = 0; i < n / INFER_QK_K; i++, x += INFER_QK_K) {
-        float d = kx_absmax(x, INFER_QK_K) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = d;
+        float vmax = kx_signed_absmax(x, INFER_QK_K);
+        float id = vmax != 0.0f ? -127.0f / vmax : 0.0f;
+        b[i].d = vmax != 0.0f ? 1.0f / id : 0.0f;
         for (int c = 0; c < 8; c++) {
             /* lanes 0-3 sum elements 0-15 of this chunk of 32, lanes 4-7 the rest */
             kx_q8_32(x + 32 * c, id, b[i].qs + 32 * c);
