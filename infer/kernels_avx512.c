@@ -89,9 +89,9 @@ KZ_FLOAT_DOT(kz_dot_bf16, 2, kz_ld_bf16, kx_dot_bf16)
 /* ---- 32-element block types, two blocks per zmm ----------------------------------
  * Four blocks per step. Signed weights go through vpdpbusd as |w| with the
  * activation negated under the sign mask (AVX-512 has no vpsignb on zmm);
- * the f32 scales of four blocks are multiplied at once and spread to the
- * two 256-bit halves with vpermps. The <4-block tail uses the 256-bit
- * kernel. Only the dotq form (scales pre-converted by the matmul). */
+ * the f32 scales of four blocks are multiplied at once. The <4-block tail
+ * takes the 256-bit step. Only the dotq form (scales pre-converted by the
+ * matmul). */
 
 KX_INL __m512i kz_join(__m256i lo, __m256i hi)
 {
@@ -154,21 +154,21 @@ KX_INL float kz_hsum128(__m128 s)
     return _mm_cvtss_f32(s);
 }
 
-#define KZ_LEGACYQ(NAME, WB, AB, PAIR, SIGNED, HAS_S, TAIL)                                        \
+/* The float part follows the 256-bit kernels' order exactly (kernels_x86.h):
+ * each block's 8 integer lanes are scaled into one 256-bit chain in block
+ * order (or, with ALT, even and odd blocks into two), q8_1 min terms are
+ * added block by block, so every level gives the same bits. */
+#define KZ_LEGACYQ(NAME, WB, AB, PAIR, SIGNED, HAS_S, DECODE, DOT, ALT)                             \
     KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,                \
                          const float *ad, const float *asum, size_t ads, float *out)               \
     {                                                                                              \
         const WB *x = w;                                                                           \
         size_t nb = n / INFER_QK, ib = 0;                                                          \
-        const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);     \
-        const __m512i i23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);     \
         const __m512i zero = _mm512_setzero_si512();                                               \
-        __m512 acc0[4], acc1[4];                                                                   \
-        __m128 accm[4];                                                                            \
-        for (int j = 0; j < 4; j++) {                                                              \
-            acc0[j] = acc1[j] = _mm512_setzero_ps();                                               \
-            accm[j] = _mm_setzero_ps();                                                            \
-        }                                                                                          \
+        __m256 acc0[4], acc1[4];                                                                   \
+        float mins[4] = {0, 0, 0, 0};                                                              \
+        for (int j = 0; j < 4; j++)                                                                \
+            acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
         for (; ib + 4 <= nb; ib += 4) {                                                            \
             __m512i w01 = PAIR(x + ib), w23 = PAIR(x + ib + 2);                                    \
             __mmask64 n01 = 0, n23 = 0;                                                            \
@@ -179,7 +179,9 @@ KX_INL float kz_hsum128(__m128 s)
                 w23 = _mm512_abs_epi8(w23);                                                        \
             }                                                                                      \
             __m128 dw = kz_h4((const char *)(x + ib), sizeof(WB));                                 \
-            __m128 dm = HAS_S ? kz_h4((const char *)(x + ib) + 2, sizeof(WB)) : _mm_setzero_ps();  \
+            float dm[4] = {0, 0, 0, 0};                                                            \
+            if (HAS_S)                                                                             \
+                _mm_storeu_ps(dm, kz_h4((const char *)(x + ib) + 2, sizeof(WB)));                  \
             _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
             {                                                                                      \
                 const AB *y = KX_ROW(AB, a, as, j, ib);                                            \
@@ -189,36 +191,61 @@ KX_INL float kz_hsum128(__m128 s)
                     a01 = _mm512_mask_sub_epi8(a01, n01, zero, a01);                               \
                     a23 = _mm512_mask_sub_epi8(a23, n23, zero, a23);                               \
                 }                                                                                  \
-                __m512i s01 = _mm512_dpbusd_epi32(zero, w01, a01);                                 \
-                __m512i s23 = _mm512_dpbusd_epi32(zero, w23, a23);                                 \
-                __m512 sc = _mm512_castps128_ps512(                                                \
-                    _mm_mul_ps(dw, _mm_loadu_ps(ad + (size_t)j * ads + ib)));                      \
-                acc0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, sc), \
-                                          acc0[j]);                                                \
-                acc1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, sc), \
-                                          acc1[j]);                                                \
+                __m512 f01 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, w01, a01));              \
+                __m512 f23 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, w23, a23));              \
+                __m128 sc = _mm_mul_ps(dw, _mm_loadu_ps(ad + (size_t)j * ads + ib));               \
+                __m256 s0 = _mm256_broadcastss_ps(sc);                                             \
+                __m256 s1 = _mm256_broadcastss_ps(_mm_shuffle_ps(sc, sc, 0x55));                   \
+                __m256 s2 = _mm256_broadcastss_ps(_mm_shuffle_ps(sc, sc, 0xaa));                   \
+                __m256 s3 = _mm256_broadcastss_ps(_mm_shuffle_ps(sc, sc, 0xff));                   \
+                acc0[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(f01), s0, acc0[j]);               \
+                if (ALT)                                                                           \
+                    acc1[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f01, 1), s1, acc1[j]);        \
+                else                                                                               \
+                    acc0[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f01, 1), s1, acc0[j]);        \
+                acc0[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(f23), s2, acc0[j]);               \
+                if (ALT)                                                                           \
+                    acc1[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f23, 1), s3, acc1[j]);        \
+                else                                                                               \
+                    acc0[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f23, 1), s3, acc0[j]);        \
                 if (HAS_S)                                                                         \
-                    accm[j] =                                                                      \
-                        _mm_fmadd_ps(dm, _mm_loadu_ps(asum + (size_t)j * ads + ib), accm[j]);      \
+                    for (int t = 0; t < 4; t++)                                                    \
+                        mins[j] += dm[t] * asum[(size_t)j * ads + ib + (size_t)t];                 \
             }                                                                                      \
         }                                                                                          \
-        float tail[4] = {0, 0, 0, 0};                                                              \
-        if (ib < nb)                                                                               \
-            TAIL##_n((nb - ib) * INFER_QK, x + ib, (const AB *)a + ib, as, na, ad + ib,            \
-                     HAS_S ? asum + ib : NULL, ads, tail);                                         \
+        for (; ib < nb; ib++) {                                                                    \
+            if (ALT && (ib & 1))                                                                   \
+                KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc1);                             \
+            else                                                                                   \
+                KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                             \
+        }                                                                                          \
         for (int j = 0; j < na; j++)                                                               \
-            out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[j], acc1[j])) + kz_hsum128(accm[j]) + \
-                     tail[j];                                                                      \
+            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                           \
     }                                                                                              \
     KX_NA_SWITCH_Q(NAME)
 
-KZ_LEGACYQ(kz_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kz_pair_q4_0, 1, 0, kx_dotq_q4_0)
-KZ_LEGACYQ(kz_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kz_pair_q4_1, 0, 1, kx_dotq_q4_1)
-KZ_LEGACYQ(kz_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kz_pair_q5_0, 1, 0, kx_dotq_q5_0)
-KZ_LEGACYQ(kz_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kz_pair_q5_1, 0, 1, kx_dotq_q5_1)
-KZ_LEGACYQ(kz_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kz_pair_q8_0, 1, 0, kx_dotq_q8_0)
+KZ_LEGACYQ(kz_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kz_pair_q4_0, 1, 0, kx_dec_q4_0,
+           kx_dot_s8, 1)
+KZ_LEGACYQ(kz_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kz_pair_q4_1, 0, 1, kx_dec_q4_1,
+           kx_dot_u8, 0)
+KZ_LEGACYQ(kz_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kz_pair_q5_0, 1, 0, kx_dec_q5_0,
+           kx_dot_s8, 0)
+KZ_LEGACYQ(kz_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kz_pair_q5_1, 0, 1, kx_dec_q5_1,
+           kx_dot_u8, 0)
+KZ_LEGACYQ(kz_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kz_pair_q8_0, 1, 0, kx_dec_q8_0,
+           kx_dot_s8, 0)
 
-/* ---- K-quants ------------------------------------------------------------------------ */
+/* ---- K-quants ------------------------------------------------------------------------
+ * A zmm's low half holds one 32-element chunk, its high half the next, so
+ * adding the halves gives exactly the 8 integer lanes of the 256-bit
+ * kernels; the float steps after that are theirs (kernels_x86.h), so every
+ * level gives the same bits. */
+
+KX_INL __m256i kz_fold(__m512i a, __m512i b)
+{
+    __m512i s = _mm512_add_epi32(a, b);
+    return _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+}
 
 /* Unpacked 6-bit scales and mins of a q4_K/q5_K super-block: sc as 8 words
  * in every 128-bit lane, mins repeated per 16-element bsum (16 words). */
@@ -251,12 +278,10 @@ KX_INL void kz_dot_q45_K_n(size_t n, const void *w, const void *a, size_t as, in
     const size_t bsz = five ? sizeof(infer_block_q5_K) : sizeof(infer_block_q4_K);
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const __m512i sh_nib = kz_halves16(0, 4), sh_bit = kz_halves16(0, 1);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    float summs[4] = {0, 0, 0, 0};
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         const char *blk = (const char *)w + i * bsz;
         uint16_t d16, dm16;
@@ -292,13 +317,17 @@ KX_INL void kz_dot_q45_K_n(size_t n, const void *w, const void *a, size_t as, in
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), accm[j]);
+            __m256i is = kz_fold(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
+            if (five)
+                summs[j] = fmaf(-(dmw * y->d), (float)kx_hsum_i32(ms), summs[j]);
+            else
+                acc[j] =
+                    _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]) + summs[j];
 }
 
 KX_INL void kz_dot_q4_K_n(size_t n, const void *w, const void *a, size_t as, int na, float *out)
@@ -326,12 +355,9 @@ KX_INL void kz_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q6_K *x = w;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(3);
     const __m512i sh01 = kz_halves16(0, 2), sh23 = kz_halves16(4, 6);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         __m512i sc = _mm512_zextsi256_si512(sc16);
@@ -360,15 +386,13 @@ KX_INL void kz_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-            __m256i off = _mm256_madd_epi16(kx_load(y->bsums), sc16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(32.0f * dw * y->d),
-                                      accm[j]);
+            __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(kx_load(y->bsums), sc16), 5);
+            __m256i is = _mm256_sub_epi32(kz_fold(isum[0][j], isum[1][j]), off);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]);
 }
 KX_NA_SWITCH(kz_dot_q6_K)
 
@@ -377,12 +401,9 @@ KX_INL void kz_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q3_K *x = w;
     const __m512i m3 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
     const __m512i sh01 = kz_halves16(0, 2), sh23 = kz_halves16(4, 6);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         uint32_t u[3], s4[4];
         memcpy(u, x[i].scales, 12);
@@ -418,15 +439,13 @@ KX_INL void kz_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-            __m256i off = _mm256_madd_epi16(kx_load(y->bsums), sc16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(4.0f * dw * y->d), accm[j]);
+            __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(kx_load(y->bsums), sc16), 2);
+            __m256i is = _mm256_sub_epi32(kz_fold(isum[0][j], isum[1][j]), off);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]);
 }
 KX_NA_SWITCH(kz_dot_q3_K)
 
@@ -435,12 +454,9 @@ KX_INL void kz_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q2_K *x = w;
     const __m512i m3 = _mm512_set1_epi8(3);
     const __m512i sh01 = kz_halves16(0, 2), sh23 = kz_halves16(4, 6);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m512i sc =
@@ -467,13 +483,13 @@ KX_INL void kz_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), accm[j]);
+            __m256i is = kz_fold(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]);
 }
 KX_NA_SWITCH(kz_dot_q2_K)
 

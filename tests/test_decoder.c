@@ -5,12 +5,13 @@
  * the first step the reference calls a near-tie (margin < 0.1).
  *
  * Every type is held to that rule. Keep computes what llama.cpp's CPU
- * backend computes (its flash-attention paths, its activation quantizers),
- * most runs to cosine 1.000000; the rest of the difference is the summation
- * order inside the quantized dot products, which with 8-bit activations
- * can flip a later greedy step. The few runs where that happens are listed
- * in `known` below with what was measured; for them the greedy tokens must
- * still match up to the listed step, and everything else is checked in full.
+ * backend computes (its flash-attention paths, its activation quantizers,
+ * the summation order of its AVX2 dot products), about half of the prompts
+ * to bit-identical logits. Where an order is not reproduced, a last-bit
+ * difference can flip an 8-bit activation and with it a later greedy step.
+ * The few runs where that happens are listed in `known` below with what was
+ * measured; for them the greedy tokens must still match up to the listed
+ * step, and everything else is checked in full.
  *
  * Runs at the best SIMD level on every prompt, and at each lower level the
  * machine has on p1-p3 plus p4 for one model per group, and scalar on p1
@@ -51,22 +52,28 @@ static int strict_total, strict_pass;
 /* Runs whose greedy continuation leaves the reference's before its first
  * near-tie: at `step`, whose reference margin is `margin`, Keep picks another
  * token (its last-position logits still pass: cosine `cos` as measured).
- * Cause: float summation order in the K-quant/q4_1 dot kernels (llama.cpp's
- * AVX2 kernels sum 8 lanes of integer partial sums, each scaled, and its
- * repacked Q4_K/Q2_K kernels order the blocks differently again), which
- * moves a logit by ~1e-6 and then, through the next token's 8-bit
- * activations, by up to the margin. `levels` is a mask of 1 << INFER_CPU_*. */
+ * All SIMD levels compute the same bits, so each entry holds for all three.
+ * Causes found:
+ *  - q5_k_m p2, qwen2-q4_k_m p2: the prompt's logits are not bit-identical
+ *    to the reference (most other runs are): llama.cpp sums these Q5_K and
+ *    Q4_K products in an order not reproduced here (for Q4_K it repacks the
+ *    weights on AVX2 machines), which moves a logit by ~1e-6 and then,
+ *    through the next 8-bit activations, by up to the margin.
+ *  - q5_1 p4: the prompt's logits are bit-identical, but the first greedy
+ *    steps after the 1141-token prompt are not: llama.cpp attends one new
+ *    token over >1024 cached positions some way the one-row flash-attention
+ *    path (attn_kernels.h) does not reproduce (its split-KV form with 2-16
+ *    chunks was tried and does not either).
+ * `levels` is a mask of 1 << INFER_CPU_*. */
 #define SIMD_LEVELS ((1 << INFER_CPU_AVX2) | (1 << INFER_CPU_AVXVNNI) | (1 << INFER_CPU_AVX512))
 static const struct known_run {
     const char *model;
     int prompt, levels, step;
     double margin, cos;
 } known[] = {
-    {"tiny-llama-q4_1", 2, SIMD_LEVELS, 5, 0.141, 0.99994},
     {"tiny-llama-q5_k_m", 2, SIMD_LEVELS, 0, 0.114, 0.99991},
     {"tiny-qwen2-q4_k_m", 2, SIMD_LEVELS, 3, 0.229, 0.99958},
-    {"tiny-llama-q4_k_m", 4, 1 << INFER_CPU_AVX512, 2, 0.178, 0.99981},
-    {"tiny-qwen2-q4_k_m", 1, 1 << INFER_CPU_AVX512, 3, 0.436, 0.99987},
+    {"tiny-llama-q5_1", 4, SIMD_LEVELS, 6, 0.157, 1.00000},
 };
 
 /* the listed divergence step of this run, or -1 */
