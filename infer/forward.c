@@ -1,7 +1,8 @@
 /* forward.c — the decoder's forward pass over an F16 KV cache: RMSNorm,
  * q/k/v projections (+ biases for qwen2, per-head RMS norms for qwen3), RoPE
  * (llama's adjacent pairs or NEOX halves, frequency factors, linear/YaRN
- * scaling), grouped-query causal attention, output projection, SwiGLU FFN.
+ * scaling), grouped-query causal attention (llama.cpp's flash-attention
+ * arithmetic, attn_kernels.h), output projection, SwiGLU FFN.
  *
  * A prompt runs as batches of up to n_batch tokens: each weight matrix is
  * multiplied with the whole batch of activations, quantized once per matrix

@@ -89,9 +89,14 @@ KZ_FLOAT_DOT(kz_dot_bf16, 2, kz_ld_bf16, kx_dot_bf16)
 /* ---- 32-element block types, two blocks per zmm ----------------------------------
  * Four blocks per step. Signed weights go through vpdpbusd as |w| with the
  * activation negated under the sign mask (AVX-512 has no vpsignb on zmm);
- * the f32 scales of four blocks are multiplied at once. The <4-block tail
- * takes the 256-bit step. Only the dotq form (scales pre-converted by the
- * matmul). */
+ * the f32 scales of four blocks are multiplied at once and spread to the
+ * two 256-bit halves with vpermps. The <4-block tail uses the 256-bit
+ * kernel. Only the dotq form (scales pre-converted by the matmul).
+ * Unlike the K-quants below, these sum in their own order (two 512-bit
+ * chains of block pairs), not in the 256-bit kernels' one: following that
+ * order cost up to 2x here (the chain of 256-bit multiply-adds is
+ * latency-bound), so this level's bits for these types differ from avx2's
+ * (tests/test_decoder.c lists what that changes). */
 
 KX_INL __m512i kz_join(__m256i lo, __m256i hi)
 {
@@ -154,21 +159,21 @@ KX_INL float kz_hsum128(__m128 s)
     return _mm_cvtss_f32(s);
 }
 
-/* The float part follows the 256-bit kernels' order exactly (kernels_x86.h):
- * each block's 8 integer lanes are scaled into one 256-bit chain in block
- * order (or, with ALT, even and odd blocks into two), q8_1 min terms are
- * added block by block, so every level gives the same bits. */
-#define KZ_LEGACYQ(NAME, WB, AB, PAIR, SIGNED, HAS_S, DECODE, DOT, ALT)                             \
+#define KZ_LEGACYQ(NAME, WB, AB, PAIR, SIGNED, HAS_S, TAIL)                                        \
     KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,                \
                          const float *ad, const float *asum, size_t ads, float *out)               \
     {                                                                                              \
         const WB *x = w;                                                                           \
         size_t nb = n / INFER_QK, ib = 0;                                                          \
+        const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);     \
+        const __m512i i23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);     \
         const __m512i zero = _mm512_setzero_si512();                                               \
-        __m256 acc0[4], acc1[4];                                                                   \
-        float mins[4] = {0, 0, 0, 0};                                                              \
-        for (int j = 0; j < 4; j++)                                                                \
-            acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
+        __m512 acc0[4], acc1[4];                                                                   \
+        __m128 accm[4];                                                                            \
+        for (int j = 0; j < 4; j++) {                                                              \
+            acc0[j] = acc1[j] = _mm512_setzero_ps();                                               \
+            accm[j] = _mm_setzero_ps();                                                            \
+        }                                                                                          \
         for (; ib + 4 <= nb; ib += 4) {                                                            \
             __m512i w01 = PAIR(x + ib), w23 = PAIR(x + ib + 2);                                    \
             __mmask64 n01 = 0, n23 = 0;                                                            \
@@ -179,9 +184,7 @@ KX_INL float kz_hsum128(__m128 s)
                 w23 = _mm512_abs_epi8(w23);                                                        \
             }                                                                                      \
             __m128 dw = kz_h4((const char *)(x + ib), sizeof(WB));                                 \
-            float dm[4] = {0, 0, 0, 0};                                                            \
-            if (HAS_S)                                                                             \
-                _mm_storeu_ps(dm, kz_h4((const char *)(x + ib) + 2, sizeof(WB)));                  \
+            __m128 dm = HAS_S ? kz_h4((const char *)(x + ib) + 2, sizeof(WB)) : _mm_setzero_ps();  \
             _Pragma("GCC unroll 4") for (int j = 0; j < na; j++)                                   \
             {                                                                                      \
                 const AB *y = KX_ROW(AB, a, as, j, ib);                                            \
@@ -191,49 +194,34 @@ KX_INL float kz_hsum128(__m128 s)
                     a01 = _mm512_mask_sub_epi8(a01, n01, zero, a01);                               \
                     a23 = _mm512_mask_sub_epi8(a23, n23, zero, a23);                               \
                 }                                                                                  \
-                __m512 f01 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, w01, a01));              \
-                __m512 f23 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, w23, a23));              \
-                __m128 sc = _mm_mul_ps(dw, _mm_loadu_ps(ad + (size_t)j * ads + ib));               \
-                __m256 s0 = _mm256_broadcastss_ps(sc);                                             \
-                __m256 s1 = _mm256_broadcastss_ps(_mm_shuffle_ps(sc, sc, 0x55));                   \
-                __m256 s2 = _mm256_broadcastss_ps(_mm_shuffle_ps(sc, sc, 0xaa));                   \
-                __m256 s3 = _mm256_broadcastss_ps(_mm_shuffle_ps(sc, sc, 0xff));                   \
-                acc0[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(f01), s0, acc0[j]);               \
-                if (ALT)                                                                           \
-                    acc1[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f01, 1), s1, acc1[j]);        \
-                else                                                                               \
-                    acc0[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f01, 1), s1, acc0[j]);        \
-                acc0[j] = _mm256_fmadd_ps(_mm512_castps512_ps256(f23), s2, acc0[j]);               \
-                if (ALT)                                                                           \
-                    acc1[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f23, 1), s3, acc1[j]);        \
-                else                                                                               \
-                    acc0[j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f23, 1), s3, acc0[j]);        \
+                __m512i s01 = _mm512_dpbusd_epi32(zero, w01, a01);                                 \
+                __m512i s23 = _mm512_dpbusd_epi32(zero, w23, a23);                                 \
+                __m512 sc = _mm512_castps128_ps512(                                                \
+                    _mm_mul_ps(dw, _mm_loadu_ps(ad + (size_t)j * ads + ib)));                      \
+                acc0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, sc), \
+                                          acc0[j]);                                                \
+                acc1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, sc), \
+                                          acc1[j]);                                                \
                 if (HAS_S)                                                                         \
-                    for (int t = 0; t < 4; t++)                                                    \
-                        mins[j] += dm[t] * asum[(size_t)j * ads + ib + (size_t)t];                 \
+                    accm[j] =                                                                      \
+                        _mm_fmadd_ps(dm, _mm_loadu_ps(asum + (size_t)j * ads + ib), accm[j]);      \
             }                                                                                      \
         }                                                                                          \
-        for (; ib < nb; ib++) {                                                                    \
-            if (ALT && (ib & 1))                                                                   \
-                KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc1);                             \
-            else                                                                                   \
-                KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                             \
-        }                                                                                          \
+        float tail[4] = {0, 0, 0, 0};                                                              \
+        if (ib < nb)                                                                               \
+            TAIL##_n((nb - ib) * INFER_QK, x + ib, (const AB *)a + ib, as, na, ad + ib,            \
+                     HAS_S ? asum + ib : NULL, ads, tail);                                         \
         for (int j = 0; j < na; j++)                                                               \
-            out[j] = kx_hsum(_mm256_add_ps(acc0[j], acc1[j])) + mins[j];                           \
+            out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[j], acc1[j])) + kz_hsum128(accm[j]) + \
+                     tail[j];                                                                      \
     }                                                                                              \
     KX_NA_SWITCH_Q(NAME)
 
-KZ_LEGACYQ(kz_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kz_pair_q4_0, 1, 0, kx_dec_q4_0,
-           kx_dot_s8, 1)
-KZ_LEGACYQ(kz_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kz_pair_q4_1, 0, 1, kx_dec_q4_1,
-           kx_dot_u8, 0)
-KZ_LEGACYQ(kz_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kz_pair_q5_0, 1, 0, kx_dec_q5_0,
-           kx_dot_s8, 0)
-KZ_LEGACYQ(kz_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kz_pair_q5_1, 0, 1, kx_dec_q5_1,
-           kx_dot_u8, 0)
-KZ_LEGACYQ(kz_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kz_pair_q8_0, 1, 0, kx_dec_q8_0,
-           kx_dot_s8, 0)
+KZ_LEGACYQ(kz_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kz_pair_q4_0, 1, 0, kx_dotq_q4_0)
+KZ_LEGACYQ(kz_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kz_pair_q4_1, 0, 1, kx_dotq_q4_1)
+KZ_LEGACYQ(kz_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kz_pair_q5_0, 1, 0, kx_dotq_q5_0)
+KZ_LEGACYQ(kz_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kz_pair_q5_1, 0, 1, kx_dotq_q5_1)
+KZ_LEGACYQ(kz_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kz_pair_q8_0, 1, 0, kx_dotq_q8_0)
 
 /* ---- K-quants ------------------------------------------------------------------------
  * A zmm's low half holds one 32-element chunk, its high half the next, so
