@@ -1,21 +1,41 @@
-/* attn_kernels.h — the two float kernels attention needs over an F16 KV cache
- * (kernels.h covers the weight products): dot products of an f32 query with
- * f16 key rows, and weighted sums of f16 value rows. Chosen by CPU level
- * (cpu.h): AVX2+F16C+FMA, or portable C through a 64 K-entry f16 table.
- * Internal to infer/. */
+/* attn_kernels.h — attention of one query row over an F16 KV cache, computed
+ * the two ways llama.cpp's CPU backend computes it (its flash-attention
+ * kernels, which it uses by default), so that Keep's results follow the
+ * reference outputs to the last bit where possible:
+ *
+ *  - vec: the query is rounded to f16, keys are visited one by one with an
+ *    online softmax, and the weighted sum of values is kept in an f16
+ *    accumulator, rounded after every key. llama.cpp takes this path for a
+ *    micro-batch of fewer than 64 query rows (generation, short prompts).
+ *  - tiled: the query stays f32; keys go in tiles of 64 aligned to position
+ *    0, each tile's scores are fused multiply-add chains over the head
+ *    dimension, the softmax is rescaled per tile and the value sum is an f32
+ *    fused multiply-add chain over keys. llama.cpp's path for micro-batches
+ *    of 64 rows or more.
+ *
+ * Both portable C and AVX2+F16C+FMA, chosen by CPU level (cpu.h); the two
+ * give bit-identical results (same operations in the same order; the C code
+ * uses fmaf where the vector code fuses). Internal to infer/. */
 #ifndef KEEP_INFER_ATTN_KERNELS_H
 #define KEEP_INFER_ATTN_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* Keys per tile of the tiled path. */
+#define INFER__ATT_TILE 64
+/* Largest head size the kernels accept (model.c caps it the same). */
+#define INFER__ATT_MAX_DIM 1024
+
+/* out[0..dv) = softmax(scale * q.K[p]) weighted sum of V[p] over the keys
+ * p < n_keys; K rows have dk halves, V rows dv halves, both contiguous.
+ * n_keys >= 1, dk and dv <= INFER__ATT_MAX_DIM. */
+typedef void (*infer__attend_fn)(const float *q, const uint16_t *K, const uint16_t *V,
+                                 size_t n_keys, size_t dk, size_t dv, float scale, float *out);
+
 typedef struct infer__attn_kernels {
-    float (*dot)(const float *x, const uint16_t *y, size_t n);
-    void (*axpy)(float *acc, float w, const uint16_t *y, size_t n);
-    /* out[p] = dot(q, K row p) for p < n_keys; rows of d halves, contiguous */
-    void (*scores)(const float *q, const uint16_t *K, size_t n_keys, size_t d, float *out);
-    /* out[0..d) = sum_p w[p] * V row p, for p < n_keys */
-    void (*wsum)(float *out, const float *w, const uint16_t *V, size_t n_keys, size_t d);
+    infer__attend_fn vec;   /* llama.cpp's one-row path */
+    infer__attend_fn tiled; /* llama.cpp's tiled path */
 } infer__attn_kernels;
 
 /* Kernels for the CPU level currently selected (infer_cpu_level()). Call it

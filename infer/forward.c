@@ -1,7 +1,8 @@
 /* forward.c — the decoder's forward pass over an F16 KV cache: RMSNorm,
  * q/k/v projections (+ biases for qwen2, per-head RMS norms for qwen3), RoPE
  * (llama's adjacent pairs or NEOX halves, frequency factors, linear/YaRN
- * scaling), grouped-query causal attention, output projection, SwiGLU FFN.
+ * scaling), grouped-query causal attention (llama.cpp's flash-attention
+ * arithmetic, attn_kernels.h), output projection, SwiGLU FFN.
  *
  * A prompt runs as batches of up to n_batch tokens: each weight matrix is
  * multiplied with the whole batch of activations, quantized once per matrix
@@ -30,9 +31,10 @@
 static void rmsnorm(float *out, const float *x, const float *w, size_t n, float eps)
 {
     double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    /* mean in float, then 1/sqrtf: the reference's rounding (quantized
-     * activations downstream amplify last-bit differences) */
+    for (size_t i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
+    /* squares in float summed in double, mean in float, then 1/sqrtf: the
+     * reference's rounding (quantized activations downstream amplify
+     * last-bit differences) */
     float mean = (float)(ss / (double)n);
     float scale = 1.0f / sqrtf(mean + eps);
     for (size_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
@@ -183,14 +185,33 @@ typedef struct {
     infer__attn_kernels kern;
 } att_job;
 
+/* Micro-batch size llama.cpp evaluates a prompt in (its default n_ubatch):
+ * its attention path depends on how many query rows one micro-batch has, so
+ * Keep picks the path per token from the micro-batch llama.cpp would have
+ * put it in, whatever Keep's own n_batch is. */
+#define REF_UBATCH 512
+/* Rows from which llama.cpp takes its tiled attention path. */
+#define REF_TILED_ROWS 64
+
+/* 1 when the token at position pos of the current eval is attended the
+ * tiled way: its reference micro-batch has REF_TILED_ROWS rows or more (and
+ * the value size is whole 8-float vectors, as llama.cpp also requires). */
+static int att_tiled(const infer_ctx *c, size_t pos)
+{
+    if (c->m->head_dim_v % 8) return 0;
+    size_t ub = (pos - c->eval_first) / REF_UBATCH * REF_UBATCH + c->eval_first;
+    size_t rows = c->eval_end - ub < REF_UBATCH ? c->eval_end - ub : REF_UBATCH;
+    return rows >= REF_TILED_ROWS;
+}
+
 static void att_body(void *ctx, size_t b, size_t e, int thread)
 {
+    (void)thread;
     const att_job *j = ctx;
     infer_ctx *c = j->c;
     const infer_model *m = c->m;
     size_t hdk = m->head_dim_k, hdv = m->head_dim_v, group = m->n_head / m->n_head_kv;
     size_t n_blocks = (j->n_tok + ATT_TOKEN_BLOCK - 1) / ATT_TOKEN_BLOCK;
-    float *sc = c->scores + (size_t)thread * c->n_ctx;
     float scale = 1.0f / sqrtf((float)hdk);
     for (size_t item = b; item < e; item++) {
         size_t h = item / n_blocks, blk = item % n_blocks;
@@ -200,23 +221,10 @@ static void att_body(void *ctx, size_t b, size_t e, int thread)
         size_t t_end = (blk + 1) * ATT_TOKEN_BLOCK < j->n_tok ? (blk + 1) * ATT_TOKEN_BLOCK : j->n_tok;
         for (size_t t = blk * ATT_TOKEN_BLOCK; t < t_end; t++) {
             const float *qv = c->q + (t * m->n_head + h) * hdk;
-            size_t n_keys = j->pos0 + t + 1;
-            j->kern.scores(qv, K, n_keys, hdk, sc);
-            float mx = -INFINITY;
-            for (size_t p = 0; p < n_keys; p++) {
-                sc[p] *= scale;
-                if (sc[p] > mx) mx = sc[p];
-            }
-            float sum = 0;
-            for (size_t p = 0; p < n_keys; p++) {
-                float ev = expf(sc[p] - mx);
-                sc[p] = ev;
-                sum += ev;
-            }
-            float inv = 1.0f / sum;
-            for (size_t p = 0; p < n_keys; p++) sc[p] *= inv;
+            size_t pos = j->pos0 + t;
             float *o = c->att + (t * m->n_head + h) * hdv;
-            j->kern.wsum(o, sc, V, n_keys, hdv);
+            infer__attend_fn f = att_tiled(c, pos) ? j->kern.tiled : j->kern.vec;
+            f(qv, K, V, pos + 1, hdk, hdv, scale, o);
         }
     }
 }
@@ -376,7 +384,6 @@ int infer_ctx_new(const infer_model *m, const infer_ctx_params *p, infer_ctx **o
     c->up = alloc_floats(B * m->n_ff, &fail);
     c->tmp = alloc_floats(B * E, &fail);
     c->rope_cs = alloc_floats(B * m->n_rot, &fail);
-    c->scores = alloc_floats((size_t)c->n_threads * c->n_ctx, &fail);
     c->logits = alloc_floats(m->n_vocab, &fail);
     c->samp_p = alloc_floats(m->n_vocab, &fail);
     c->samp_id = keep_malloc(m->n_vocab * sizeof(int32_t));
@@ -420,7 +427,6 @@ void infer_ctx_free(infer_ctx *c)
     keep_free(c->up);
     keep_free(c->tmp);
     keep_free(c->rope_cs);
-    keep_free(c->scores);
     keep_free(c->logits);
     keep_free(c->qa);
     keep_free(c->samp_p);
@@ -463,6 +469,8 @@ int infer_ctx_eval(infer_ctx *c, const int32_t *ids, size_t n, size_t *n_compute
     if (keep == n) keep = n - 1;
     c->n_past = keep;
     c->have_logits = 0;
+    c->eval_first = keep;
+    c->eval_end = n;
     size_t done = keep;
     while (done < n) {
         size_t nb = n - done < c->n_batch ? n - done : c->n_batch;

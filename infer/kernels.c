@@ -381,7 +381,13 @@ int infer_quantize_act(uint32_t wtype, const float *x, void *dst, size_t k)
     if (!infer_act_row_bytes(wtype, k))
         return k ? KEEP_ERR_USAGE : KEEP_OK;
     if (at == INFER_T_F32) {
-        memcpy(dst, x, k * sizeof(float));
+        float *y = dst;
+        if (wtype == INFER_T_F16)
+            for (size_t i = 0; i < k; i++) y[i] = infer_f16_to_f32(infer_f32_to_f16(x[i]));
+        else if (wtype == INFER_T_BF16)
+            for (size_t i = 0; i < k; i++) y[i] = infer_bf16_to_f32(infer_f32_to_bf16(x[i]));
+        else
+            memcpy(dst, x, k * sizeof(float));
         return KEEP_OK;
     }
     kernels()->act[at](x, dst, k);

@@ -91,7 +91,12 @@ KZ_FLOAT_DOT(kz_dot_bf16, 2, kz_ld_bf16, kx_dot_bf16)
  * activation negated under the sign mask (AVX-512 has no vpsignb on zmm);
  * the f32 scales of four blocks are multiplied at once and spread to the
  * two 256-bit halves with vpermps. The <4-block tail uses the 256-bit
- * kernel. Only the dotq form (scales pre-converted by the matmul). */
+ * kernel. Only the dotq form (scales pre-converted by the matmul).
+ * Unlike the K-quants below, these sum in their own order (two 512-bit
+ * chains of block pairs), not in the 256-bit kernels' one: following that
+ * order cost up to 2x here (the chain of 256-bit multiply-adds is
+ * latency-bound), so this level's bits for these types differ from avx2's
+ * (tests/test_decoder.c lists what that changes). */
 
 KX_INL __m512i kz_join(__m256i lo, __m256i hi)
 {
@@ -218,7 +223,17 @@ KZ_LEGACYQ(kz_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kz_pair_q5_0, 1, 0,
 KZ_LEGACYQ(kz_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kz_pair_q5_1, 0, 1, kx_dotq_q5_1)
 KZ_LEGACYQ(kz_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kz_pair_q8_0, 1, 0, kx_dotq_q8_0)
 
-/* ---- K-quants ------------------------------------------------------------------------ */
+/* ---- K-quants ------------------------------------------------------------------------
+ * A zmm's low half holds one 32-element chunk, its high half the next, so
+ * adding the halves gives exactly the 8 integer lanes of the 256-bit
+ * kernels; the float steps after that are theirs (kernels_x86.h), so every
+ * level gives the same bits. */
+
+KX_INL __m256i kz_fold(__m512i a, __m512i b)
+{
+    __m512i s = _mm512_add_epi32(a, b);
+    return _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+}
 
 /* Unpacked 6-bit scales and mins of a q4_K/q5_K super-block: sc as 8 words
  * in every 128-bit lane, mins repeated per 16-element bsum (16 words). */
@@ -251,12 +266,10 @@ KX_INL void kz_dot_q45_K_n(size_t n, const void *w, const void *a, size_t as, in
     const size_t bsz = five ? sizeof(infer_block_q5_K) : sizeof(infer_block_q4_K);
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const __m512i sh_nib = kz_halves16(0, 4), sh_bit = kz_halves16(0, 1);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    float summs[4] = {0, 0, 0, 0};
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         const char *blk = (const char *)w + i * bsz;
         uint16_t d16, dm16;
@@ -292,13 +305,17 @@ KX_INL void kz_dot_q45_K_n(size_t n, const void *w, const void *a, size_t as, in
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), accm[j]);
+            __m256i is = kz_fold(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
+            if (five)
+                summs[j] = fmaf(-(dmw * y->d), (float)kx_hsum_i32(ms), summs[j]);
+            else
+                acc[j] =
+                    _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]) + summs[j];
 }
 
 KX_INL void kz_dot_q4_K_n(size_t n, const void *w, const void *a, size_t as, int na, float *out)
@@ -326,12 +343,9 @@ KX_INL void kz_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q6_K *x = w;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(3);
     const __m512i sh01 = kz_halves16(0, 2), sh23 = kz_halves16(4, 6);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         __m512i sc = _mm512_zextsi256_si512(sc16);
@@ -360,15 +374,13 @@ KX_INL void kz_dot_q6_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-            __m256i off = _mm256_madd_epi16(kx_load(y->bsums), sc16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(32.0f * dw * y->d),
-                                      accm[j]);
+            __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(kx_load(y->bsums), sc16), 5);
+            __m256i is = _mm256_sub_epi32(kz_fold(isum[0][j], isum[1][j]), off);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]);
 }
 KX_NA_SWITCH(kz_dot_q6_K)
 
@@ -377,12 +389,9 @@ KX_INL void kz_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q3_K *x = w;
     const __m512i m3 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
     const __m512i sh01 = kz_halves16(0, 2), sh23 = kz_halves16(4, 6);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         uint32_t u[3], s4[4];
         memcpy(u, x[i].scales, 12);
@@ -418,15 +427,13 @@ KX_INL void kz_dot_q3_K_n(size_t n, const void *w, const void *a, size_t as, int
 #pragma GCC unroll 4
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
-            __m256i off = _mm256_madd_epi16(kx_load(y->bsums), sc16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(4.0f * dw * y->d), accm[j]);
+            __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(kx_load(y->bsums), sc16), 2);
+            __m256i is = _mm256_sub_epi32(kz_fold(isum[0][j], isum[1][j]), off);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]);
 }
 KX_NA_SWITCH(kz_dot_q3_K)
 
@@ -435,12 +442,9 @@ KX_INL void kz_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q2_K *x = w;
     const __m512i m3 = _mm512_set1_epi8(3);
     const __m512i sh01 = kz_halves16(0, 2), sh23 = kz_halves16(4, 6);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int j = 0; j < 4; j++) {
-        acc[j] = _mm512_setzero_ps();
-        accm[j] = _mm256_setzero_ps();
-    }
+    __m256 acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
         __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m512i sc =
@@ -467,13 +471,13 @@ KX_INL void kz_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
         for (int j = 0; j < na; j++) {
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][j], isum[1][j])),
-                                     _mm512_set1_ps(dw * y->d), acc[j]);
-            accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), accm[j]);
+            __m256i is = kz_fold(isum[0][j], isum[1][j]);
+            acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = _mm512_reduce_add_ps(acc[j]) - kx_hsum(accm[j]);
+        out[j] = kx_hsum(acc[j]);
 }
 KX_NA_SWITCH(kz_dot_q2_K)
 

@@ -19,6 +19,7 @@
 #define KEEP_INFER_KERNELS_X86_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kernels_internal.h"
@@ -202,10 +203,15 @@ KX_FLOAT_DOT(kx_dot_f16, 2, kx_ld_f16, kx_sc_f16)
 KX_FLOAT_DOT(kx_dot_bf16, 2, kx_ld_bf16, kx_sc_bf16)
 
 /* ---- 32-element block weights ---------------------------------------------------
- * One block decodes to 32 bytes once, then meets each activation row. Even
- * and odd blocks use separate accumulators so a single row is not bound by
- * the FMA latency. MINTERM (an expression of x, i, y) adds q4_1/q5_1's
- * m * s against q8_1; 0.0f for the others. */
+ * One block decodes to 32 bytes once, then meets each activation row. The
+ * float sums follow llama.cpp's AVX2 dot products, whose rounding decides
+ * which 8-bit activations later flip (tests/test_decoder.c compares with
+ * its outputs): 8 lanes of 4-byte integer sums, each block's scaled into
+ * one accumulator chain in block order, folded as kx_hsum does. ALT = 1
+ * (q4_0 only) puts even and odd blocks into two chains instead, the order
+ * measured closest to llama.cpp for q4_0 (which it repacks and sums its own
+ * way). MINTERM (an expression of x, i, y) adds q4_1/q5_1's m * s against
+ * q8_1, block by block; 0.0f for the others. */
 #define KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, IDX, ACC)                                     \
     do {                                                                                           \
         size_t i = (IDX);                                                                          \
@@ -220,7 +226,7 @@ KX_FLOAT_DOT(kx_dot_bf16, 2, kx_ld_bf16, kx_sc_bf16)
         }                                                                                          \
     } while (0)
 
-#define KX_LEGACY_DOT(NAME, WB, AB, DECODE, DOT, MINTERM)                                          \
+#define KX_LEGACY_DOT(NAME, WB, AB, DECODE, DOT, MINTERM, ALT)                                     \
     KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na, float *out)    \
     {                                                                                              \
         const WB *x = w;                                                                           \
@@ -231,7 +237,10 @@ KX_FLOAT_DOT(kx_dot_bf16, 2, kx_ld_bf16, kx_sc_bf16)
             acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
         for (; ib + 2 <= nb; ib += 2) {                                                            \
             KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib, acc0);                                \
-            KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib + 1, acc1);                            \
+            if (ALT)                                                                               \
+                KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib + 1, acc1);                        \
+            else                                                                                   \
+                KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib + 1, acc0);                        \
         }                                                                                          \
         if (ib < nb)                                                                               \
             KX_LEGACY_STEP(WB, AB, DECODE, DOT, MINTERM, ib, acc0);                                \
@@ -257,13 +266,13 @@ KX_INL __m256i kx_dec_q5_1(const infer_block_q5_1 *b)
 }
 KX_INL __m256i kx_dec_q8_0(const infer_block_q8_0 *b) { return kx_load(b->qs); }
 
-KX_LEGACY_DOT(kx_dot_q4_0, infer_block_q4_0, infer_block_q8_0, kx_dec_q4_0, kx_dot_s8, 0.0f)
+KX_LEGACY_DOT(kx_dot_q4_0, infer_block_q4_0, infer_block_q8_0, kx_dec_q4_0, kx_dot_s8, 0.0f, 1)
 KX_LEGACY_DOT(kx_dot_q4_1, infer_block_q4_1, infer_block_q8_1, kx_dec_q4_1, kx_dot_u8,
-              kx_h2f(x[i].m) * kx_h2f(y->s))
-KX_LEGACY_DOT(kx_dot_q5_0, infer_block_q5_0, infer_block_q8_0, kx_dec_q5_0, kx_dot_s8, 0.0f)
+              kx_h2f(x[i].m) * kx_h2f(y->s), 0)
+KX_LEGACY_DOT(kx_dot_q5_0, infer_block_q5_0, infer_block_q8_0, kx_dec_q5_0, kx_dot_s8, 0.0f, 0)
 KX_LEGACY_DOT(kx_dot_q5_1, infer_block_q5_1, infer_block_q8_1, kx_dec_q5_1, kx_dot_u8,
-              kx_h2f(x[i].m) * kx_h2f(y->s))
-KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_dot_s8, 0.0f)
+              kx_h2f(x[i].m) * kx_h2f(y->s), 0)
+KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_dot_s8, 0.0f, 0)
 
 /* The same dots with the activation block scales already converted to
  * floats by the matmul (infer__dotq_fn): the f16 decode of d (and q8_1's s)
@@ -297,7 +306,7 @@ KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_d
         }                                                                                          \
     }
 
-#define KX_LEGACYQ_DOT(NAME, WB, AB, DECODE, DOT, HAS_S)                                           \
+#define KX_LEGACYQ_DOT(NAME, WB, AB, DECODE, DOT, HAS_S, ALT)                                      \
     KX_INL void NAME##_n(size_t n, const void *w, const void *a, size_t as, int na,                \
                          const float *ad, const float *asum, size_t ads, float *out)               \
     {                                                                                              \
@@ -309,7 +318,10 @@ KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_d
             acc0[j] = acc1[j] = _mm256_setzero_ps();                                               \
         for (; ib + 2 <= nb; ib += 2) {                                                            \
             KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                                 \
-            KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib + 1, acc1);                             \
+            if (ALT)                                                                               \
+                KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib + 1, acc1);                         \
+            else                                                                                   \
+                KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib + 1, acc0);                         \
         }                                                                                          \
         if (ib < nb)                                                                               \
             KX_LEGACYQ_STEP(WB, AB, DECODE, DOT, HAS_S, ib, acc0);                                 \
@@ -322,18 +334,22 @@ KX_LEGACY_DOT(kx_dot_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_d
 _Static_assert(offsetof(infer_block_q4_1, m) == 2 && offsetof(infer_block_q5_1, m) == 2,
                "m follows d");
 
-KX_LEGACYQ_DOT(kx_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kx_dec_q4_0, kx_dot_s8, 0)
-KX_LEGACYQ_DOT(kx_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kx_dec_q4_1, kx_dot_u8, 1)
-KX_LEGACYQ_DOT(kx_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kx_dec_q5_0, kx_dot_s8, 0)
-KX_LEGACYQ_DOT(kx_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kx_dec_q5_1, kx_dot_u8, 1)
-KX_LEGACYQ_DOT(kx_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_dot_s8, 0)
+KX_LEGACYQ_DOT(kx_dotq_q4_0, infer_block_q4_0, infer_block_q8_0, kx_dec_q4_0, kx_dot_s8, 0, 1)
+KX_LEGACYQ_DOT(kx_dotq_q4_1, infer_block_q4_1, infer_block_q8_1, kx_dec_q4_1, kx_dot_u8, 1, 0)
+KX_LEGACYQ_DOT(kx_dotq_q5_0, infer_block_q5_0, infer_block_q8_0, kx_dec_q5_0, kx_dot_s8, 0, 0)
+KX_LEGACYQ_DOT(kx_dotq_q5_1, infer_block_q5_1, infer_block_q8_1, kx_dec_q5_1, kx_dot_u8, 1, 0)
+KX_LEGACYQ_DOT(kx_dotq_q8_0, infer_block_q8_0, infer_block_q8_0, kx_dec_q8_0, kx_dot_s8, 0, 0)
 
 /* ---- K-quants against q8_K ---------------------------------------------------------
  * Per super-block the integer sum stays in int32 lanes (bounded by
  * 256 * 63 * 127 * 127 < 2^31) and is scaled once. Unsigned weight values
  * multiply with vpmaddubsw (pairs <= 2 * 63 * 127, no saturation), then
  * vpmaddwd applies the sub-block scales. Offsets (q3_K's -4, q6_K's -32) and
- * mins (q2_K, q4_K, q5_K) come from the activation's per-16 bsums. */
+ * mins (q2_K, q4_K, q5_K) come from the activation's per-16 bsums. The
+ * float steps per super-block follow llama.cpp's AVX2 dot products where
+ * that was measured to reproduce its outputs: q2_K scales its mins before
+ * its sums, q5_K keeps its min term as one scalar fused multiply-add per
+ * super-block added after the lanes are folded. */
 
 /* With VNNI the scale product accumulates in place (vpdpwssd, 5-cycle
  * latency), so with one or two activation rows alternate 32-element chunks go
@@ -424,6 +440,7 @@ KX_INL void kx_dot_q5_K_n(size_t n, const void *w, const void *a, size_t as, int
     const infer_block_q5_K *x = w;
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     __m256 acc[4];
+    float summs[4] = {0, 0, 0, 0};
     for (int j = 0; j < 4; j++)
         acc[j] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / INFER_QK_K; i++) {
@@ -469,11 +486,11 @@ KX_INL void kx_dot_q5_K_n(size_t n, const void *w, const void *a, size_t as, int
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
             __m256i is = _mm256_add_epi32(isum[0][j], isum[1][j]);
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
-            acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
+            summs[j] = fmaf(-(dmw * y->d), (float)kx_hsum_i32(ms), summs[j]);
         }
     }
     for (int j = 0; j < na; j++)
-        out[j] = kx_hsum(acc[j]);
+        out[j] = kx_hsum(acc[j]) + summs[j];
 }
 KX_NA_SWITCH(kx_dot_q5_K)
 
@@ -619,8 +636,8 @@ KX_INL void kx_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
             const infer_block_q8_K *y = KX_ROW(infer_block_q8_K, a, as, j, i);
             __m256i ms = _mm256_madd_epi16(kx_load(y->bsums), mn16);
             __m256i is = _mm256_add_epi32(isum[0][j], isum[1][j]);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
             acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmw * y->d), acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(dw * y->d), acc[j]);
         }
     }
     for (int j = 0; j < na; j++)
@@ -629,7 +646,7 @@ KX_INL void kx_dot_q2_K_n(size_t n, const void *w, const void *a, size_t as, int
 KX_NA_SWITCH(kx_dot_q2_K)
 
 /* ---- activation quantizers -----------------------------------------------------------
- * Bit-identical to the scalar reference (same d = amax/127, same 1/d, round
+ * Bit-identical to the scalar reference (same scales and multipliers, round
  * half to even); inputs must be finite. */
 
 /* 32 floats times id, rounded, to 32 int8 in order; returns their int32 sums
@@ -668,12 +685,23 @@ KX_INL float kx_absmax(const float *x, size_t n)
     return kx_hmax(m);
 }
 
+/* The value of largest magnitude with its sign, the first one on a tie (as
+ * the scalar q8_K quantizer picks it): the vector max finds the magnitude,
+ * a scan finds its first position. */
+KX_INL float kx_signed_absmax(const float *x, size_t n)
+{
+    float amax = kx_absmax(x, n);
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(x[i]) == amax) return x[i];
+    return 0.0f;
+}
+
 static KX_TGT void kx_act_q8_0(const float *x, void *dst, size_t n)
 {
     infer_block_q8_0 *b = dst;
     for (size_t i = 0; i < n / INFER_QK; i++, x += INFER_QK) {
-        float d = kx_absmax(x, INFER_QK) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = kx_absmax(x, INFER_QK);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         b[i].d = kx_f2h_sat(d);
         kx_q8_32(x, id, b[i].qs);
     }
@@ -683,8 +711,8 @@ static KX_TGT void kx_act_q8_1(const float *x, void *dst, size_t n)
 {
     infer_block_q8_1 *b = dst;
     for (size_t i = 0; i < n / INFER_QK; i++, x += INFER_QK) {
-        float d = kx_absmax(x, INFER_QK) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = kx_absmax(x, INFER_QK);
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = kx_hsum_i32(kx_q8_32(x, id, b[i].qs));
         b[i].d = kx_f2h_sat(d);
         b[i].s = kx_f2h_sat(d * (float)sum);
@@ -695,9 +723,9 @@ static KX_TGT void kx_act_q8_K(const float *x, void *dst, size_t n)
 {
     infer_block_q8_K *b = dst;
     for (size_t i = 0; i < n / INFER_QK_K; i++, x += INFER_QK_K) {
-        float d = kx_absmax(x, INFER_QK_K) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = d;
+        float vmax = kx_signed_absmax(x, INFER_QK_K);
+        float id = vmax != 0.0f ? -127.0f / vmax : 0.0f;
+        b[i].d = vmax != 0.0f ? 1.0f / id : 0.0f;
         for (int c = 0; c < 8; c++) {
             /* lanes 0-3 sum elements 0-15 of this chunk of 32, lanes 4-7 the rest */
             kx_q8_32(x + 32 * c, id, b[i].qs + 32 * c);

@@ -75,7 +75,7 @@ struct infer_ctx {
     float *rope_cs;      /* [n_batch][n_rot/2][2] cos, sin */
     char *qa;            /* quantized activations */
     size_t qa_cap;
-    float *scores;       /* per thread: n_ctx */
+    size_t eval_first, eval_end; /* positions the current eval computes */
     float *logits;
     int have_logits;
 

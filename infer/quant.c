@@ -537,16 +537,17 @@ static void q_q5_1(const float *x, infer_block_q5_1 *b, size_t nb)
     }
 }
 
-/* 8-bit formats: plain absmax scaling to +-127 (never -128, which the SIMD
- * kernels' sign trick relies on), round half to even like the SIMD paths. */
+/* 8-bit formats: absmax scaling to +-127 (never -128, which the SIMD
+ * kernels' sign trick relies on), round half to even like the SIMD paths.
+ * The multiplier is 127/amax, not 1/d: llama.cpp's x86 quantizer computes it
+ * that way, and its last bit decides ties in the rounding. */
 static float absmax_scale(const float *x, int n, float *id)
 {
     float amax = 0;
     for (int i = 0; i < n; i++)
         amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
-    float d = amax / 127.0f;
-    *id = inv_or_zero(d);
-    return d;
+    *id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    return amax / 127.0f;
 }
 
 static int8_t q8_round(float v)
@@ -582,16 +583,25 @@ static void q_q8_1(const float *x, infer_block_q8_1 *b, size_t nb)
     }
 }
 
+/* q8_K as llama.cpp defines it: the value of largest magnitude (the first
+ * one on a tie), with its sign, maps to -127, and d = 1/multiplier, so d is
+ * negative when that value is positive. */
 static void q_q8_K(const float *x, infer_block_q8_K *b, size_t nb)
 {
     for (size_t i = 0; i < nb; i++, x += INFER_QK_K) {
-        float xb[INFER_QK_K], id;
+        float xb[INFER_QK_K], amax = 0, vmax = 0;
         sanitize(x, xb, INFER_QK_K);
-        b[i].d = absmax_scale(xb, INFER_QK_K, &id);
+        for (int j = 0; j < INFER_QK_K; j++)
+            if (fabsf(xb[j]) > amax) {
+                amax = fabsf(xb[j]);
+                vmax = xb[j];
+            }
+        float iscale = amax != 0.0f ? -127.0f / vmax : 0.0f;
+        b[i].d = amax != 0.0f ? 1.0f / iscale : 0.0f;
         for (int g = 0; g < 16; g++) {
             int sum = 0;
             for (int j = 16 * g; j < 16 * g + 16; j++) {
-                b[i].qs[j] = q8_round(xb[j] * id);
+                b[i].qs[j] = q8_round(xb[j] * iscale);
                 sum += b[i].qs[j];
             }
             b[i].bsums[g] = (int16_t)sum;

@@ -4,15 +4,14 @@
  * cosine >= 0.999 and the same argmax, and the same greedy continuation up to
  * the first step the reference calls a near-tie (margin < 0.1).
  *
- * Quantized types get a wider tolerance, measured rather than assumed: with
- * 8-bit activations a tiny-model forward pass is chaotic — rounding the
- * softmax weights to f16 (as llama.cpp does) moves our own tiny-llama-q8_0
- * p1 logits to cosine 0.9998 of the unperturbed ones and flips a 0.11-margin
- * argmax — so no engine that is not bit-identical to llama.cpp can follow
- * its near-ties. For block-quantized files: cosine >= 0.998, argmax and
- * greedy compared up to the first reference margin below 1.0 (the float
- * files keep 0.999 and 0.1). The strict-rule outcome of every prompt is
- * still printed as a TAP comment ("# strict ...") for the record.
+ * Every type is held to that rule. Keep computes what llama.cpp's CPU
+ * backend computes (its flash-attention paths, its activation quantizers,
+ * the summation order of its AVX2 dot products), about half of the prompts
+ * to bit-identical logits. Where an order is not reproduced, a last-bit
+ * difference can flip an 8-bit activation and with it a later greedy step.
+ * The few runs where that happens are listed in `known` below with what was
+ * measured; for them the greedy tokens must still match up to the listed
+ * step, and everything else is checked in full.
  *
  * Runs at the best SIMD level on every prompt, and at each lower level the
  * machine has on p1-p3 plus p4 for one model per group, and scalar on p1
@@ -50,9 +49,45 @@ static int long_at_all_levels(const char *name, int level)
 
 static int strict_total, strict_pass;
 
-static int is_float_model(const char *name)
+/* Runs whose greedy continuation leaves the reference's before its first
+ * near-tie: at `step`, whose reference margin is `margin`, Keep picks another
+ * token (its last-position logits still pass: cosine `cos` as measured).
+ * avx2 and avxvnni compute the same bits; avx512 too except for the 32-element
+ * block types (see the last cause).
+ * Causes found:
+ *  - q5_k_m p2, qwen2-q4_k_m p2: the prompt's logits are not bit-identical
+ *    to the reference (most other runs are): llama.cpp sums these Q5_K and
+ *    Q4_K products in an order not reproduced here (for Q4_K it repacks the
+ *    weights on AVX2 machines), which moves a logit by ~1e-6 and then,
+ *    through the next 8-bit activations, by up to the margin.
+ *  - q5_1 p4: the prompt's logits are bit-identical, but the first greedy
+ *    steps after the 1141-token prompt are not: llama.cpp attends one new
+ *    token over >1024 cached positions some way the one-row flash-attention
+ *    path (attn_kernels.h) does not reproduce (its split-KV form with 2-16
+ *    chunks was tried and does not either).
+ *  - q4_1 p2 at avx512: that level sums the 32-element block types in its
+ *    own, faster order (kernels_avx512.c), not llama.cpp's.
+ * `levels` is a mask of 1 << INFER_CPU_*. */
+#define AVX2_LEVELS ((1 << INFER_CPU_AVX2) | (1 << INFER_CPU_AVXVNNI))
+#define SIMD_LEVELS (AVX2_LEVELS | (1 << INFER_CPU_AVX512))
+static const struct known_run {
+    const char *model;
+    int prompt, levels, step;
+    double margin, cos;
+} known[] = {
+    {"tiny-llama-q5_k_m", 2, SIMD_LEVELS, 0, 0.114, 0.99991},
+    {"tiny-qwen2-q4_k_m", 2, SIMD_LEVELS, 3, 0.229, 0.99958},
+    {"tiny-llama-q5_1", 4, AVX2_LEVELS, 6, 0.157, 1.00000},
+    {"tiny-llama-q4_1", 2, 1 << INFER_CPU_AVX512, 5, 0.141, 0.99992},
+};
+
+/* the listed divergence step of this run, or -1 */
+static int known_step(const char *name, int p, int level)
 {
-    return strstr(name, "-f32") || strstr(name, "-f16") || strstr(name, "-bf16");
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (!strcmp(known[i].model, name) && known[i].prompt == p && (known[i].levels >> level & 1))
+            return known[i].step;
+    return -1;
 }
 
 static cJSON *load_json(const char *rel)
@@ -103,8 +138,9 @@ static double cosine(const float *a, const float *b, size_t n)
 
 /* One model x prompt: returns 1 when every check passed (failures are
  * printed as TAP lines). */
-static void check_prompt(infer_model *m, infer_ctx *c, const char *name, int p, const char *lvl)
+static void check_prompt(infer_model *m, infer_ctx *c, const char *name, int p, int level)
 {
+    const char *lvl = infer_cpu_level_name(level);
     char rel[256], what[256];
     snprintf(rel, sizeof rel, "ref/%s.p%d.json", name, p);
     cJSON *ref = load_json(rel);
@@ -130,9 +166,7 @@ static void check_prompt(infer_model *m, infer_ctx *c, const char *name, int p, 
     OK(same, what);
     ASSERT_EQ_INT(infer_model_n_vocab(m), nv, "n_vocab");
 
-    int fl = is_float_model(name);
-    double cos_min = fl ? 0.999 : 0.998, tie = fl ? 0.1 : 1.0;
-    int strict_ok = 1;
+    int strict_ok = 1, known_at = known_step(name, p, level);
     infer_ctx_reset(c);
     rc = infer_ctx_eval(c, ids, n, NULL, &err);
     snprintf(what, sizeof what, "%s p%d [%s]: eval", name, p, lvl);
@@ -143,14 +177,14 @@ static void check_prompt(infer_model *m, infer_ctx *c, const char *name, int p, 
     const float *lg = infer_ctx_logits(c);
     if (rl && lg) {
         double cs = cosine(lg, rl, nv);
-        snprintf(what, sizeof what, "%s p%d [%s]: logits cosine %.6f >= %g", name, p, lvl, cs, cos_min);
-        OK(cs >= cos_min, what);
+        snprintf(what, sizeof what, "%s p%d [%s]: logits cosine %.6f >= 0.999", name, p, lvl, cs);
+        OK(cs >= 0.999, what);
         if (cs < 0.999) strict_ok = 0;
-        if (cJSON_GetArrayItem(margin, 0)->valuedouble >= 0.1 && argmax(lg, nv) != argmax(rl, nv))
-            strict_ok = 0;
         /* a reference near-tie (its own margin < 0.1) may legitimately
-         * go either way */
-        if (cJSON_GetArrayItem(margin, 0)->valuedouble >= tie) {
+         * go either way; a run listed in `known` as diverging at step 0 is
+         * checked by the greedy loop below */
+        if (cJSON_GetArrayItem(margin, 0)->valuedouble >= 0.1 && known_at != 0) {
+            if (argmax(lg, nv) != argmax(rl, nv)) strict_ok = 0;
             snprintf(what, sizeof what, "%s p%d [%s]: same argmax", name, p, lvl);
             ASSERT_EQ_INT(argmax(lg, nv), argmax(rl, nv), what);
         }
@@ -171,7 +205,7 @@ static void check_prompt(infer_model *m, infer_ctx *c, const char *name, int p, 
             printf("# step %d (reference margin %.3f): got %d, reference %d\n", s, mg, (int)tok,
                    (int)cJSON_GetArrayItem(greedy, s)->valuedouble);
             strict_steps = 0;
-            if (mg >= tie) steps_ok = 0;
+            if (s != known_at) steps_ok = 0;
             break;
         }
         checked++;
@@ -185,6 +219,9 @@ static void check_prompt(infer_model *m, infer_ctx *c, const char *name, int p, 
     snprintf(what, sizeof what, "%s p%d [%s]: greedy tokens match (%d steps)", name, p, lvl, checked);
     OK(steps_ok, what);
     if (!strict_steps) strict_ok = 0;
+    if (known_at >= 0 && strict_steps)
+        printf("# %s p%d [%s]: listed as diverging at step %d but matched: the entry can go\n", name,
+               p, lvl, known_at);
     strict_total++;
     strict_pass += strict_ok;
     printf("# strict %s %s p%d [%s]\n", strict_ok ? "pass" : "FAIL", name, p, lvl);
@@ -214,7 +251,7 @@ static void run_level(int level)
             for (int p = 1; p <= 4; p++)
                 if (best || (level == INFER_CPU_SCALAR ? p == 1 : p < 4) ||
                     (p == 4 && long_at_all_levels(models[i], level)))
-                    check_prompt(m, c, models[i], p, lvl);
+                    check_prompt(m, c, models[i], p, level);
         infer_ctx_free(c);
         infer_model_free(m);
     }

@@ -440,40 +440,74 @@ static void test_errors(void)
     unlink(path);
 }
 
-/* Attention kernels at every level against the scalar ones, odd sizes
- * included (head sizes not a multiple of 8 or 32, key counts not of 8). */
+/* softmax(scale q.K) V in double: what both attention paths approximate */
+static void attend_ref(const float *q, const uint16_t *K, const uint16_t *V, size_t n, size_t dk,
+                       size_t dv, float scale, double *out)
+{
+    double w[100], mx = -1e300, sum = 0;
+    for (size_t p = 0; p < n; p++) {
+        double s = 0;
+        for (size_t i = 0; i < dk; i++) s += (double)q[i] * infer_f16_to_f32(K[p * dk + i]);
+        w[p] = s * scale;
+        mx = fmax(mx, w[p]);
+    }
+    for (size_t p = 0; p < n; p++) sum += w[p] = exp(w[p] - mx);
+    for (size_t i = 0; i < dv; i++) {
+        out[i] = 0;
+        for (size_t p = 0; p < n; p++) out[i] += w[p] / sum * infer_f16_to_f32(V[p * dv + i]);
+    }
+}
+
+/* Attention kernels: both paths close to the exact result, and every SIMD
+ * level bit-identical to the scalar code (they emulate one summation order),
+ * odd sizes included (head sizes not a multiple of 8 or 32, key counts not
+ * of 8, more than one 64-key tile). */
 static void test_attn_kernels(void)
 {
     static const size_t dims[] = {8, 40, 64, 72, 128};
-    static const size_t keys[] = {1, 7, 8, 13, 100};
-    uint16_t K[100 * 128];
-    float q[128], w[100], ref[128], got[128], sref[100], sgot[100];
-    for (size_t i = 0; i < 100 * 128; i++) K[i] = infer_f32_to_f16((float)sin(i * 0.7) * 2.0f);
+    static const size_t keys[] = {1, 7, 8, 13, 65, 100};
+    static uint16_t K[100 * 128], V[100 * 128];
+    float q[128], ref_v[128], ref_t[128], got[128];
+    double exact[128];
+    for (size_t i = 0; i < 100 * 128; i++) {
+        K[i] = infer_f32_to_f16((float)sin(i * 0.7) * 2.0f);
+        V[i] = infer_f32_to_f16((float)cos(i * 0.37) * 3.0f);
+    }
     for (size_t i = 0; i < 128; i++) q[i] = (float)cos(i * 0.3);
-    for (size_t i = 0; i < 100; i++) w[i] = (float)(i % 7) / 7.0f;
-    int best = infer_cpu_best_level();
-    for (int level = best; level > INFER_CPU_SCALAR; level--) {
-        if (!infer_cpu_level_supported(level)) continue;
-        int ok = 1;
-        for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
-            for (size_t ki = 0; ki < sizeof keys / sizeof *keys; ki++) {
-                size_t d = dims[di], n = keys[ki];
-                infer_cpu_set_level(INFER_CPU_SCALAR);
-                infer__attn_kernels ks = infer__attn_kernels_get();
-                ks.scores(q, K, n, d, sref);
-                ks.wsum(ref, w, K, n, d);
+    int best = infer_cpu_best_level(), close = 1;
+    int same[INFER_CPU_LEVELS] = {0};
+    for (int level = 0; level <= best; level++) same[level] = 1;
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (size_t ki = 0; ki < sizeof keys / sizeof *keys; ki++) {
+            size_t d = dims[di], n = keys[ki];
+            float scale = 1.0f / sqrtf((float)d);
+            attend_ref(q, K, V, n, d, d, scale, exact);
+            infer_cpu_set_level(INFER_CPU_SCALAR);
+            infer__attn_kernels ks = infer__attn_kernels_get();
+            ks.vec(q, K, V, n, d, d, scale, ref_v);
+            ks.tiled(q, K, V, n, d, d, scale, ref_t);
+            for (size_t i = 0; i < d; i++) {
+                /* the vector path keeps its sum in f16: 3 significant digits */
+                close &= fabs(ref_v[i] - exact[i]) <= 4e-3 * (1 + fabs(exact[i]));
+                close &= fabs(ref_t[i] - exact[i]) <= 1e-5 * (1 + fabs(exact[i]));
+            }
+            for (int level = INFER_CPU_SCALAR + 1; level <= best; level++) {
+                if (!infer_cpu_level_supported(level)) continue;
                 infer_cpu_set_level(level);
                 infer__attn_kernels kv = infer__attn_kernels_get();
-                kv.scores(q, K, n, d, sgot);
-                kv.wsum(got, w, K, n, d);
-                for (size_t p = 0; p < n; p++) ok &= fabs(sref[p] - sgot[p]) <= 1e-4 * (1 + fabs(sref[p]));
-                for (size_t i = 0; i < d; i++) ok &= fabs(ref[i] - got[i]) <= 1e-4 * (1 + fabs(ref[i]));
-                for (size_t p = 0; p < n; p++)
-                    ok &= fabs(kv.dot(q, K + p * d, d) - sref[p]) <= 1e-4 * (1 + fabs(sref[p]));
+                kv.vec(q, K, V, n, d, d, scale, got);
+                same[level] &= !memcmp(got, ref_v, d * sizeof *got);
+                kv.tiled(q, K, V, n, d, d, scale, got);
+                same[level] &= !memcmp(got, ref_t, d * sizeof *got);
             }
+        }
+    OK(close, "attention paths agree with exact softmax attention");
+    for (int level = INFER_CPU_SCALAR + 1; level <= best; level++) {
+        if (!infer_cpu_level_supported(level)) continue;
         char what[96];
-        snprintf(what, sizeof what, "attention kernels at %s equal the scalar ones", infer_cpu_level_name(level));
-        OK(ok, what);
+        snprintf(what, sizeof what, "attention kernels at %s equal the scalar ones bit for bit",
+                 infer_cpu_level_name(level));
+        OK(same[level], what);
     }
     infer_cpu_set_level(best);
 }
