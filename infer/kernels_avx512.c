@@ -496,6 +496,8 @@ void infer__kernels_avx512(infer__kernels *k)
     k->gemm[INFER_T_Q4_0] = infer__qgemm_avx512;
     k->gemm[INFER_T_Q5_0] = infer__qgemm_avx512;
     k->gemm[INFER_T_Q8_0] = infer__qgemm_avx512;
+    k->gemm[INFER_T_Q4_K] = infer__qgemm_avx512;
+    k->gemm[INFER_T_Q6_K] = infer__qgemm_avx512;
 }
 #else
 void infer__kernels_avx512(infer__kernels *k) { (void)k; }

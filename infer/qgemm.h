@@ -34,6 +34,12 @@ typedef int (*infer__qgemm_fn)(uint32_t wtype, const void *w, size_t k, size_t r
  * q8_K activations), 0 otherwise. */
 int infer__qgemm_supported(uint32_t wtype);
 
+/* Unpacked scales of a q4_K block (sc[0..7], mins mn[0..7], d, dmin) or a
+ * q6_K block (sc[0..15] signed, d; mn and dmin unused). Shared by the
+ * reference and the SIMD repacking. */
+void infer__qgemm_k_scales(uint32_t wtype, const void *blk, int32_t sc[16], int32_t mn[8],
+                           float *d, float *dmin);
+
 /* Scalar reference of every GEMM: the same integer sums per block (or per
  * K-quant sub-block) and the same float scaling order as the SIMD kernels,
  * in portable C. KEEP_ERR_UNSUPPORTED when !infer__qgemm_supported(wtype). */

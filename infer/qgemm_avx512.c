@@ -1,5 +1,6 @@
 /* qgemm_avx512.c — the prompt-phase GEMM (qgemm.h) with AVX-512 VNNI, for
- * q4_0 / q5_0 / q8_0 weights x q8_0 activations.
+ * q4_0 / q5_0 / q8_0 weights x q8_0 activations, and q4_K / q6_K x q8_K
+ * (second half of the file).
  *
  * Per group of 32 weight rows the call repacks the rows once into scratch:
  * block b, 4-byte group g, half h (rows 16h..16h+15) is one 64-byte vector
@@ -169,6 +170,237 @@ GZ_TILE_N(6)
 typedef void (*gz_tile_fn)(const uint8_t *, const float *, size_t, const char *, size_t,
                            const float *, const int32_t *, float *, size_t, __mmask16, __mmask16);
 
+/* ---- K-quants: q4_K and q6_K x q8_K ---------------------------------------------
+ * Per 256-element super-block and 32-row group, KB bytes of scratch:
+ *   Q  [t 0..63][h][64]  bytes 4t..4t+3 of 16 rows, unsigned (q4_K: q 0..15;
+ *                        q6_K: q + 32, 0..63)
+ *   SC [sub-block][h][16] int32 scales (8 sub-blocks of 32 for q4_K, 16 of 16
+ *                        for q6_K)
+ *   MP [p 0..7][h][16]   int16 pairs against the activation's bsums pair p
+ *                        (bsums[2p], bsums[2p+1]): q4_K (mn[p], mn[p]) for the
+ *                        mins term, q6_K (sc[2p], sc[2p+1]) for the +32 bias
+ *   D, DM [h][16]        f32 d and dmin of the rows
+ * Per sub-block the vpdpbusd sums are multiplied by the row's scale
+ * (vpmulld) into an exact integer total per super-block; the mins / bias
+ * term is a vpdpwssd per bsums pair. */
+#define GK_Q 0
+#define GK_SC 8192
+#define GK_MP 10240
+#define GK_D 11264
+#define GK_DM 11392
+#define GK_BYTES 11520
+#define GK_TOK 4
+
+/* 256 unsigned values of one row's super-block into q. */
+GZ_INL void gk_decode(uint32_t wtype, const char *blk, uint8_t *q)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    if (wtype == INFER_T_Q4_K) {
+        const infer_block_q4_K *x = (const infer_block_q4_K *)blk;
+        for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+            _mm256_storeu_si256((__m256i *)(q + 64 * j), _mm256_and_si256(v, m4));
+            _mm256_storeu_si256((__m256i *)(q + 64 * j + 32),
+                                _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+        }
+        return;
+    }
+    const infer_block_q6_K *x = (const infer_block_q6_K *)blk;
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        __m256i v0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                     _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+        __m256i v1 = _mm256_or_si256(
+            _mm256_and_si256(l1, m4),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+        __m256i v2 = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+        __m256i v3 = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+        _mm256_storeu_si256((__m256i *)(q + 128 * h), v0);
+        _mm256_storeu_si256((__m256i *)(q + 128 * h + 32), v1);
+        _mm256_storeu_si256((__m256i *)(q + 128 * h + 64), v2);
+        _mm256_storeu_si256((__m256i *)(q + 128 * h + 96), v3);
+    }
+}
+
+/* Repacks super-block b of rows [r, r + nr) into P (missing rows: zeros). */
+GZ_INL void gk_repack(uint32_t wtype, const char *w, size_t wrb, size_t b, size_t r, size_t nr,
+                      uint8_t *P)
+{
+    size_t bs = infer_type_get(wtype)->bytes;
+    int q4k = wtype == INFER_T_Q4_K;
+    _Alignas(64) uint8_t tmp[16 * 256];
+    int32_t *sc = (int32_t *)(P + GK_SC), *mp = (int32_t *)(P + GK_MP);
+    float *dd = (float *)(P + GK_D), *dm = (float *)(P + GK_DM);
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                               12, 13, 14, 15),
+                                             _mm512_set1_epi32(64));
+    for (size_t h = 0; h < 2; h++) {
+        for (size_t lane = 0; lane < 16; lane++) {
+            size_t l = h * 16 + lane;
+            int32_t s16[16] = {0}, m8[8] = {0};
+            float d = 0, dmin = 0;
+            if (l < nr) {
+                const char *blk = w + (r + l) * wrb + b * bs;
+                gk_decode(wtype, blk, tmp + lane * 256);
+                infer__qgemm_k_scales(wtype, blk, s16, m8, &d, &dmin);
+            } else {
+                memset(tmp + lane * 256, 0, 256);
+            }
+            for (int j = 0; j < (q4k ? 8 : 16); j++)
+                sc[(j * 2 + (int)h) * 16 + (int)lane] = s16[j];
+            for (int p = 0; p < 8; p++) {
+                int lo = q4k ? m8[p] : s16[2 * p], hi = q4k ? m8[p] : s16[2 * p + 1];
+                mp[(p * 2 + (int)h) * 16 + (int)lane] =
+                    (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+            }
+            dd[h * 16 + lane] = d;
+            dm[h * 16 + lane] = dmin;
+        }
+        for (int t = 0; t < 64; t++) {
+            __m512i v = _mm512_i32gather_epi32(_mm512_add_epi32(lanes, _mm512_set1_epi32(t)),
+                                               (const void *)tmp, 4);
+            _mm512_storeu_si512(P + GK_Q + ((size_t)t * 2 + h) * 64, v);
+        }
+    }
+}
+
+GZ_INL void gk_tile(int nt, int q4k, const uint8_t *pk, size_t nsb, const char *a, size_t arb,
+                    float *out, size_t ldo, __mmask16 m0, __mmask16 m1)
+{
+    const int nsub = q4k ? 8 : 16, gper = q4k ? 8 : 4;
+    __m512 acc0[GK_TOK], acc1[GK_TOK];
+    for (int c = 0; c < nt; c++)
+        acc0[c] = acc1[c] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nsb; b++) {
+        const uint8_t *P = pk + b * GK_BYTES;
+        const infer_block_q8_K *y[GK_TOK];
+        __m512i t0[GK_TOK], t1[GK_TOK];
+        for (int c = 0; c < nt; c++) {
+            y[c] = (const infer_block_q8_K *)(a + (size_t)c * arb) + b;
+            t0[c] = t1[c] = _mm512_setzero_si512();
+        }
+        for (int sb = 0; sb < nsub; sb++) {
+            __m512i s0[GK_TOK], s1[GK_TOK];
+            for (int c = 0; c < nt; c++)
+                s0[c] = s1[c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int g = 0; g < gper; g++) {
+                int t = sb * gper + g;
+                __m512i w0 = _mm512_load_si512(P + GK_Q + (size_t)t * 128);
+                __m512i w1 = _mm512_load_si512(P + GK_Q + (size_t)t * 128 + 64);
+#pragma GCC unroll 4
+                for (int c = 0; c < nt; c++) {
+                    int32_t v;
+                    memcpy(&v, y[c]->qs + 4 * t, 4);
+                    __m512i av = _mm512_set1_epi32(v);
+                    s0[c] = _mm512_dpbusd_epi32(s0[c], w0, av);
+                    s1[c] = _mm512_dpbusd_epi32(s1[c], w1, av);
+                }
+            }
+            __m512i sc0 = _mm512_load_si512(P + GK_SC + (size_t)sb * 128);
+            __m512i sc1 = _mm512_load_si512(P + GK_SC + (size_t)sb * 128 + 64);
+#pragma GCC unroll 4
+            for (int c = 0; c < nt; c++) {
+                t0[c] = _mm512_add_epi32(t0[c], _mm512_mullo_epi32(s0[c], sc0));
+                t1[c] = _mm512_add_epi32(t1[c], _mm512_mullo_epi32(s1[c], sc1));
+            }
+        }
+        __m512i n0[GK_TOK], n1[GK_TOK];
+        for (int c = 0; c < nt; c++)
+            n0[c] = n1[c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; p++) {
+            __m512i p0 = _mm512_load_si512(P + GK_MP + (size_t)p * 128);
+            __m512i p1 = _mm512_load_si512(P + GK_MP + (size_t)p * 128 + 64);
+#pragma GCC unroll 4
+            for (int c = 0; c < nt; c++) {
+                int32_t v;
+                memcpy(&v, y[c]->bsums + 2 * p, 4);
+                __m512i av = _mm512_set1_epi32(v);
+                n0[c] = _mm512_dpwssd_epi32(n0[c], p0, av);
+                n1[c] = _mm512_dpwssd_epi32(n1[c], p1, av);
+            }
+        }
+        __m512 d0 = _mm512_load_ps(P + GK_D), d1 = _mm512_load_ps(P + GK_D + 64);
+        __m512 e0 = _mm512_load_ps(P + GK_DM), e1 = _mm512_load_ps(P + GK_DM + 64);
+#pragma GCC unroll 4
+        for (int c = 0; c < nt; c++) {
+            __m512 da = _mm512_set1_ps(y[c]->d);
+            if (q4k) {
+                acc0[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t0[c]), _mm512_mul_ps(d0, da), acc0[c]);
+                acc1[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t1[c]), _mm512_mul_ps(d1, da), acc1[c]);
+                acc0[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(n0[c]), _mm512_mul_ps(e0, da), acc0[c]);
+                acc1[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(n1[c]), _mm512_mul_ps(e1, da), acc1[c]);
+            } else {
+                __m512i x0 = _mm512_sub_epi32(t0[c], _mm512_slli_epi32(n0[c], 5));
+                __m512i x1 = _mm512_sub_epi32(t1[c], _mm512_slli_epi32(n1[c], 5));
+                acc0[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x0), _mm512_mul_ps(d0, da), acc0[c]);
+                acc1[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x1), _mm512_mul_ps(d1, da), acc1[c]);
+            }
+        }
+    }
+    for (int c = 0; c < nt; c++) {
+        _mm512_mask_storeu_ps(out + (size_t)c * ldo, m0, acc0[c]);
+        _mm512_mask_storeu_ps(out + (size_t)c * ldo + 16, m1, acc1[c]);
+    }
+}
+
+#define GK_TILE_N(N, Q4K)                                                                          \
+    static GZ_TGT void gk_tile_##N##_##Q4K(const uint8_t *pk, size_t nsb, const char *a,           \
+                                           size_t arb, float *out, size_t ldo, __mmask16 m0,       \
+                                           __mmask16 m1)                                           \
+    {                                                                                              \
+        gk_tile(N, Q4K, pk, nsb, a, arb, out, ldo, m0, m1);                                        \
+    }
+GK_TILE_N(1, 0)
+GK_TILE_N(2, 0)
+GK_TILE_N(3, 0)
+GK_TILE_N(4, 0)
+GK_TILE_N(1, 1)
+GK_TILE_N(2, 1)
+GK_TILE_N(3, 1)
+GK_TILE_N(4, 1)
+
+typedef void (*gk_tile_fn)(const uint8_t *, size_t, const char *, size_t, float *, size_t,
+                           __mmask16, __mmask16);
+
+static GZ_TGT int gk_gemm(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1,
+                          const void *a, size_t m, float *out, size_t ldo)
+{
+    static const gk_tile_fn tiles[2][GK_TOK + 1] = {
+        {NULL, gk_tile_1_0, gk_tile_2_0, gk_tile_3_0, gk_tile_4_0},
+        {NULL, gk_tile_1_1, gk_tile_2_1, gk_tile_3_1, gk_tile_4_1}};
+    size_t wrb = infer_type_row_bytes(wtype, k), arb = infer_act_row_bytes(wtype, k);
+    size_t nsb = k / INFER_QK_K, bytes;
+    if (keep_mul_overflow(nsb, (size_t)GK_BYTES, &bytes) ||
+        keep_add_overflow(bytes, (size_t)64, &bytes))
+        return KEEP_ERR_NOMEM;
+    char *mem = keep_malloc(bytes);
+    if (!mem)
+        return KEEP_ERR_NOMEM;
+    uint8_t *pk = (uint8_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    int q4k = wtype == INFER_T_Q4_K;
+    for (size_t r = r0; r < r1; r += GZ_ROWS) {
+        size_t nr = r1 - r < GZ_ROWS ? r1 - r : GZ_ROWS;
+        for (size_t b = 0; b < nsb; b++)
+            gk_repack(wtype, w, wrb, b, r, nr, pk + b * GK_BYTES);
+        __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+        __mmask16 m1 = nr <= 16 ? 0 : nr >= 32 ? 0xffff : (__mmask16)((1u << (nr - 16)) - 1);
+        for (size_t i = 0; i < m; i += GK_TOK) {
+            size_t nt = m - i < GK_TOK ? m - i : GK_TOK;
+            tiles[q4k][nt](pk, nsb, (const char *)a + i * arb, arb, out + i * ldo + r, ldo, m0, m1);
+        }
+    }
+    keep_free(mem);
+    return KEEP_OK;
+}
+
 GZ_TGT int infer__qgemm_avx512(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1,
                               const void *a, size_t m, float *out, size_t ldo)
 {
@@ -176,10 +408,12 @@ GZ_TGT int infer__qgemm_avx512(uint32_t wtype, const void *w, size_t k, size_t r
                                                  gz_tile_4, gz_tile_5, gz_tile_6};
     if (!infer__qgemm_supported(wtype))
         return KEEP_ERR_UNSUPPORTED;
+    if (r0 >= r1 || m == 0 || k == 0)
+        return KEEP_OK;
+    if (wtype == INFER_T_Q4_K || wtype == INFER_T_Q6_K)
+        return gk_gemm(wtype, w, k, r0, r1, a, m, out, ldo);
     size_t wrb = infer_type_row_bytes(wtype, k), arb = infer_act_row_bytes(wtype, k);
     size_t nb = k / INFER_QK;
-    if (r0 >= r1 || m == 0 || nb == 0)
-        return KEEP_OK;
     /* scratch: repacked group (1024 bytes per block) | its scales | per
      * token and block: activation scale, correction */
     size_t pw_bytes, pd_bytes, act_n, total;

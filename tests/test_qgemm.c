@@ -82,7 +82,8 @@ static double max_err(const float *got, const float *want, size_t n)
     return e;
 }
 
-static const uint32_t types[] = {INFER_T_Q4_0, INFER_T_Q5_0, INFER_T_Q8_0};
+static const uint32_t types[] = {INFER_T_Q4_0, INFER_T_Q5_0, INFER_T_Q8_0, INFER_T_Q4_K,
+                                 INFER_T_Q6_K};
 
 static const struct {
     size_t k, rows, r0, r1, m;
@@ -91,7 +92,8 @@ static const struct {
     {96, 37, 3, 37, 13},     /* 34 rows: one group + a 2-row tail; 13 = 2 tiles + 1 */
     {256, 70, 5, 69, 7},     /* odd start and end; m below a tile */
     {896, 64, 0, 64, 20},    /* Qwen2.5-0.5B width, two whole groups */
-    {2080, 33, 1, 33, 6},    /* exactly one tile of tokens */
+    {2304, 33, 1, 33, 6},    /* exactly one 32-block tile of tokens */
+    {768, 50, 2, 48, 9},     /* 3 super-blocks; 2 K tiles of 4 tokens + 1 */
 };
 
 static void test_ref(void)
@@ -100,6 +102,8 @@ static void test_ref(void)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             problem p;
             size_t ldo = shapes[s].rows + 3, n = shapes[s].m * ldo;
+            if (!infer_type_row_bytes(types[t], shapes[s].k))
+                continue; /* k not whole blocks of this type */
             if (!make(&p, types[t], shapes[s].k, shapes[s].rows, shapes[s].m)) {
                 OK(0, "allocation");
                 continue;
@@ -137,6 +141,8 @@ static void check_simd(const char *name, infer__qgemm_fn fn)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             problem p;
             size_t ldo = shapes[s].rows + 3, n = shapes[s].m * ldo;
+            if (!infer_type_row_bytes(types[t], shapes[s].k))
+                continue; /* k not whole blocks of this type */
             if (!make(&p, types[t], shapes[s].k, shapes[s].rows, shapes[s].m)) {
                 OK(0, "allocation");
                 continue;
@@ -175,7 +181,7 @@ static void test_simd(void)
  * enough that levels with a GEMM take it. */
 static void test_dispatch(void)
 {
-    enum { K = 384, ROWS = 75, M = 19, LDO = 80 };
+    enum { K = 512, ROWS = 75, M = 19, LDO = 80 };
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         problem p;
         if (!make(&p, types[t], K, ROWS, M)) {
