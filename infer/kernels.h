@@ -68,8 +68,9 @@ int infer_vec_dot(uint32_t wtype, size_t k, const void *w, const void *a, float 
  * m > 1 each weight block is decoded once for up to 4 activation rows and a
  * block of weight rows is kept hot in cache across all of A; for larger
  * tiles (m >= 8, 16 rows or more) levels with a GEMM (qgemm.h: AVX-512 VNNI
- * for q4_0/q5_0/q8_0) repack groups of rows and run register tiles of rows
- * x tokens instead (KEEP_ERR_NOMEM is not reported: the dot path runs then).
+ * for q4_0/q5_0/q8_0/q4_K/q6_K) repack groups of rows and run register tiles of rows
+ * x tokens instead (if the GEMM cannot run, e.g. out of memory for its
+ * scratch, the dot kernels do the product).
  * KEEP_ERR_UNSUPPORTED for a type without kernel, KEEP_ERR_USAGE for a bad
  * shape (k not whole blocks, r0 > r1, ldo < r1). */
 int infer_matmul(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, const void *a,

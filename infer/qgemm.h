@@ -14,8 +14,10 @@
  *
  * Same shapes and contract as infer_matmul: out[i * ldo + r] for i < m,
  * r0 <= r < r1; w at row 0, a = m quantized activation rows
- * (infer_quantize_act_rows). Returns KEEP_OK, or KEEP_ERR_NOMEM when the
- * scratch cannot be allocated (nothing written then). */
+ * (infer_quantize_act_rows). Returns KEEP_OK, KEEP_ERR_NOMEM when the
+ * scratch cannot be allocated or KEEP_ERR_UNSUPPORTED for rows too long for
+ * 32-bit gather offsets (nothing written then; infer_matmul then runs its
+ * dot kernels). */
 #ifndef KEEP_INFER_QGEMM_H
 #define KEEP_INFER_QGEMM_H
 

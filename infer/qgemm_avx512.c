@@ -35,59 +35,80 @@
 /* rows per repacked group (two vectors of 16 lanes) and tokens per tile */
 #define GZ_ROWS 32
 #define GZ_TOK 6
+/* gathers address rows with 32-bit offsets: 15 rows of this + a block */
+#define GZ_MAX_ROW_BYTES (1u << 26)
 
-/* The 32 values of block b of a row as unsigned bytes q + 128. */
-GZ_INL __m256i gz_decode(uint32_t wtype, const char *row, size_t b, float *d)
+/* 16 dwords, one per row of a half group: bytes off..off+3 of rows
+ * base + vidx[lane] (vidx = lane * row bytes); rows at or past the group's
+ * end (lanes not in live) read nothing and give 0. */
+GZ_INL __m512i gz_g32(const char *base, size_t off, __m512i vidx, __mmask16 live)
 {
-    if (wtype == INFER_T_Q8_0) {
-        const infer_block_q8_0 *x = (const infer_block_q8_0 *)row + b;
-        *d = _cvtsh_ss(x->d);
-        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs),
-                                _mm256_set1_epi8((char)0x80));
-    }
-    if (wtype == INFER_T_Q4_0) {
-        const infer_block_q4_0 *x = (const infer_block_q4_0 *)row + b;
-        *d = _cvtsh_ss(x->d);
-        __m128i v = _mm_loadu_si128((const __m128i *)x->qs);
-        __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0f));
-        __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0f));
-        return _mm256_add_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(120));
-    }
-    const infer_block_q5_0 *x = (const infer_block_q5_0 *)row + b;
-    *d = _cvtsh_ss(x->d);
-    uint32_t qh;
-    memcpy(&qh, x->qh, 4);
-    __m128i v = _mm_loadu_si128((const __m128i *)x->qs);
-    __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0f));
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0f));
-    __m256i q = _mm256_set_m128i(hi, lo);
-    q = _mm256_or_si256(q, _mm256_and_si256(_mm256_movm_epi8((__mmask32)qh), _mm256_set1_epi8(0x10)));
-    return _mm256_add_epi8(q, _mm256_set1_epi8(112));
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, vidx, base + off, 1);
 }
 
-/* Repacks rows [r, r + nr) (nr <= GZ_ROWS) into pw / pd; missing rows become
- * zeros with scale 0. */
+/* f16 in the low (hi = 0) or high (hi = 1) half of each dword, as floats */
+GZ_INL __m512 gz_h2f(__m512i v, int hi)
+{
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(hi ? _mm512_srli_epi32(v, 16) : v));
+}
+
+/* bit 4 of each byte from 4 consecutive bits (from bit 4G) of qh: q5_0's
+ * fifth bit for elements 4G..4G+3 */
+GZ_INL __m512i gz_q5_bits(__m512i qh, int G)
+{
+    __m512i x = _mm512_srli_epi32(qh, (unsigned)(4 * G));
+    __m512i r = _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(1)), 4);
+    r = _mm512_or_si512(r, _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(2)), 11));
+    r = _mm512_or_si512(r, _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(4)), 18));
+    return _mm512_or_si512(r, _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(8)), 25));
+}
+
+/* Repacks rows [r, r + nr) (nr <= GZ_ROWS) into pw / pd, gathering straight
+ * from the weights; missing rows become zeros with scale 0. */
 GZ_INL void gz_repack(uint32_t wtype, const char *w, size_t wrb, size_t nb, size_t r, size_t nr,
                       uint8_t *pw, float *pd)
 {
-    const __m256i idx = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
-    for (size_t l = 0; l < GZ_ROWS; l++) {
-        size_t h = l / 16, lane = l % 16;
-        int *base = (int *)(pw + h * 64 + lane * 4);
-        if (l >= nr) {
-            for (size_t b = 0; b < nb; b++) {
-                _mm256_i32scatter_epi32(base + b * 256, idx, _mm256_set1_epi8((char)0x80), 4);
-                pd[b * GZ_ROWS + l] = 0;
-            }
-            continue;
-        }
-        const char *row = w + (r + l) * wrb;
+    size_t bs = infer_type_get(wtype)->bytes;
+    const __m512i vidx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)wrb));
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (size_t h = 0; h < 2 && 16 * h < GZ_ROWS; h++) {
+        size_t left = nr > 16 * h ? nr - 16 * h : 0;
+        __mmask16 live = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        const char *rows = w + (r + 16 * h) * wrb;
         for (size_t b = 0; b < nb; b++) {
-            float d;
-            __m256i q = gz_decode(wtype, row, b, &d);
-            /* dword g goes to vector (b * 8 + g) * 2 + h: 256 ints per block */
-            _mm256_i32scatter_epi32(base + b * 256, idx, q, 4);
-            pd[b * GZ_ROWS + l] = d;
+            const char *base = rows + b * bs;
+            uint8_t *dst = pw + b * 1024 + h * 64;
+            _mm512_storeu_ps(pd + b * GZ_ROWS + 16 * h, gz_h2f(gz_g32(base, 0, vidx, live), 0));
+            if (wtype == INFER_T_Q8_0) {
+#pragma GCC unroll 8
+                for (int g = 0; g < 8; g++)
+                    _mm512_storeu_si512(dst + g * 128,
+                                        _mm512_xor_si512(gz_g32(base, 2 + 4 * (size_t)g, vidx, live),
+                                                         _mm512_set1_epi8((char)0x80)));
+            } else if (wtype == INFER_T_Q4_0) {
+                const __m512i bias = _mm512_set1_epi8(120);
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) {
+                    __m512i v = gz_g32(base, 2 + 4 * (size_t)g, vidx, live);
+                    _mm512_storeu_si512(dst + g * 128, _mm512_add_epi8(_mm512_and_si512(v, m4), bias));
+                    _mm512_storeu_si512(dst + (g + 4) * 128,
+                                        _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi32(v, 4), m4), bias));
+                }
+            } else {
+                const __m512i bias = _mm512_set1_epi8(112);
+                __m512i qh = gz_g32(base, 2, vidx, live);
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) {
+                    __m512i v = gz_g32(base, 6 + 4 * (size_t)g, vidx, live);
+                    __m512i lo = _mm512_or_si512(_mm512_and_si512(v, m4), gz_q5_bits(qh, g));
+                    __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v, 4), m4),
+                                                 gz_q5_bits(qh, g + 4));
+                    _mm512_storeu_si512(dst + g * 128, _mm512_add_epi8(lo, bias));
+                    _mm512_storeu_si512(dst + (g + 4) * 128, _mm512_add_epi8(hi, bias));
+                }
+            }
         }
     }
 }
@@ -191,82 +212,94 @@ typedef void (*gz_tile_fn)(const uint8_t *, const float *, size_t, const char *,
 #define GK_BYTES 11520
 #define GK_TOK 4
 
-/* 256 unsigned values of one row's super-block into q. */
-GZ_INL void gk_decode(uint32_t wtype, const char *blk, uint8_t *q)
-{
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
-    if (wtype == INFER_T_Q4_K) {
-        const infer_block_q4_K *x = (const infer_block_q4_K *)blk;
-        for (int j = 0; j < 4; j++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
-            _mm256_storeu_si256((__m256i *)(q + 64 * j), _mm256_and_si256(v, m4));
-            _mm256_storeu_si256((__m256i *)(q + 64 * j + 32),
-                                _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-        }
-        return;
-    }
-    const infer_block_q6_K *x = (const infer_block_q6_K *)blk;
-    for (int h = 0; h < 2; h++) {
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-        __m256i v0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                     _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-        __m256i v1 = _mm256_or_si256(
-            _mm256_and_si256(l1, m4),
-            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-        __m256i v2 = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-        __m256i v3 = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-        _mm256_storeu_si256((__m256i *)(q + 128 * h), v0);
-        _mm256_storeu_si256((__m256i *)(q + 128 * h + 32), v1);
-        _mm256_storeu_si256((__m256i *)(q + 128 * h + 64), v2);
-        _mm256_storeu_si256((__m256i *)(q + 128 * h + 96), v3);
-    }
-}
-
-/* Repacks super-block b of rows [r, r + nr) into P (missing rows: zeros). */
+/* Repacks super-block b of rows [r, r + nr) into P, gathering straight from
+ * the weights (16 rows per gather, scales unpacked lane-parallel); missing
+ * rows become zeros. */
 GZ_INL void gk_repack(uint32_t wtype, const char *w, size_t wrb, size_t b, size_t r, size_t nr,
                       uint8_t *P)
 {
     size_t bs = infer_type_get(wtype)->bytes;
-    int q4k = wtype == INFER_T_Q4_K;
-    _Alignas(64) uint8_t tmp[16 * 256];
-    int32_t *sc = (int32_t *)(P + GK_SC), *mp = (int32_t *)(P + GK_MP);
-    float *dd = (float *)(P + GK_D), *dm = (float *)(P + GK_DM);
-    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                               12, 13, 14, 15),
-                                             _mm512_set1_epi32(64));
+    const __m512i vidx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)wrb));
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(3);
+    const __m512i m6 = _mm512_set1_epi32(63), m4d = _mm512_set1_epi32(15), m2d = _mm512_set1_epi32(3);
     for (size_t h = 0; h < 2; h++) {
-        for (size_t lane = 0; lane < 16; lane++) {
-            size_t l = h * 16 + lane;
-            int32_t s16[16] = {0}, m8[8] = {0};
-            float d = 0, dmin = 0;
-            if (l < nr) {
-                const char *blk = w + (r + l) * wrb + b * bs;
-                gk_decode(wtype, blk, tmp + lane * 256);
-                infer__qgemm_k_scales(wtype, blk, s16, m8, &d, &dmin);
-            } else {
-                memset(tmp + lane * 256, 0, 256);
+        size_t left = nr > 16 * h ? nr - 16 * h : 0;
+        __mmask16 live = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        const char *base = w + (r + 16 * h) * wrb + b * bs;
+        uint8_t *q = P + GK_Q + h * 64;
+        uint8_t *sc = P + GK_SC + h * 64, *mp = P + GK_MP + h * 64;
+        if (wtype == INFER_T_Q4_K) {
+            __m512i hd = gz_g32(base, 0, vidx, live);
+            _mm512_store_ps(P + GK_D + h * 64, gz_h2f(hd, 0));
+            _mm512_store_ps(P + GK_DM + h * 64, gz_h2f(hd, 1));
+            __m512i u0 = gz_g32(base, 4, vidx, live), u1 = gz_g32(base, 8, vidx, live);
+            __m512i u2 = gz_g32(base, 12, vidx, live);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                unsigned sh = (unsigned)(8 * j);
+                __m512i s_lo = _mm512_and_si512(_mm512_srli_epi32(u0, sh), m6);
+                __m512i n_lo = _mm512_and_si512(_mm512_srli_epi32(u1, sh), m6);
+                __m512i s_hi = _mm512_or_si512(
+                    _mm512_and_si512(_mm512_srli_epi32(u2, sh), m4d),
+                    _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, sh + 6), m2d), 4));
+                __m512i n_hi = _mm512_or_si512(
+                    _mm512_and_si512(_mm512_srli_epi32(u2, sh + 4), m4d),
+                    _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, sh + 6), m2d), 4));
+                _mm512_store_si512(sc + (size_t)j * 128, s_lo);
+                _mm512_store_si512(sc + (size_t)(j + 4) * 128, s_hi);
+                _mm512_store_si512(mp + (size_t)j * 128,
+                                   _mm512_or_si512(n_lo, _mm512_slli_epi32(n_lo, 16)));
+                _mm512_store_si512(mp + (size_t)(j + 4) * 128,
+                                   _mm512_or_si512(n_hi, _mm512_slli_epi32(n_hi, 16)));
             }
-            for (int j = 0; j < (q4k ? 8 : 16); j++)
-                sc[(j * 2 + (int)h) * 16 + (int)lane] = s16[j];
-            for (int p = 0; p < 8; p++) {
-                int lo = q4k ? m8[p] : s16[2 * p], hi = q4k ? m8[p] : s16[2 * p + 1];
-                mp[(p * 2 + (int)h) * 16 + (int)lane] =
-                    (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+            /* dword 4g of qs[32j..]: low nibbles are sub-block 2j, high 2j + 1 */
+#pragma GCC unroll 8
+            for (int j = 0; j < 4; j++)
+                for (int g = 0; g < 8; g++) {
+                    __m512i v = gz_g32(base, 16 + 32 * (size_t)j + 4 * (size_t)g, vidx, live);
+                    _mm512_store_si512(q + (size_t)((2 * j) * 8 + g) * 128, _mm512_and_si512(v, m4));
+                    _mm512_store_si512(q + (size_t)((2 * j + 1) * 8 + g) * 128,
+                                       _mm512_and_si512(_mm512_srli_epi32(v, 4), m4));
+                }
+            continue;
+        }
+        /* q6_K: ql at 0, qh at 128, scales at 192, d at 208 (read as the high
+         * half of the dword at 206, which stays inside the block) */
+        _mm512_store_ps(P + GK_D + h * 64, gz_h2f(gz_g32(base, 206, vidx, live), 1));
+        __m512i s16[16];
+        for (int t = 0; t < 4; t++) {
+            __m512i u = gz_g32(base, 192 + 4 * (size_t)t, vidx, live);
+            for (int e = 0; e < 4; e++)
+                s16[4 * t + e] = _mm512_srai_epi32(_mm512_slli_epi32(u, (unsigned)(24 - 8 * e)), 24);
+        }
+        for (int j = 0; j < 16; j++)
+            _mm512_store_si512(sc + (size_t)j * 128, s16[j]);
+        for (int p = 0; p < 8; p++)
+            _mm512_store_si512(
+                mp + (size_t)p * 128,
+                _mm512_or_si512(_mm512_and_si512(s16[2 * p], _mm512_set1_epi32(0xffff)),
+                                _mm512_slli_epi32(s16[2 * p + 1], 16)));
+        _mm512_store_ps(P + GK_DM + h * 64, _mm512_setzero_ps());
+        /* element 128 h2 + 32 j + l: ql byte 64 h2 + 32 (j & 1) + l (high
+         * nibble for j >= 2), qh byte 32 h2 + l bits 2j..2j+1 */
+        for (int h2 = 0; h2 < 2; h2++)
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                __m512i qh = gz_g32(base, 128 + 32 * (size_t)h2 + 4 * (size_t)g, vidx, live);
+                for (int jj = 0; jj < 2; jj++) {
+                    __m512i ql = gz_g32(base, 64 * (size_t)h2 + 32 * (size_t)jj + 4 * (size_t)g, vidx, live);
+                    __m512i v0 = _mm512_or_si512(
+                        _mm512_and_si512(ql, m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(qh, (unsigned)(2 * jj)), m3), 4));
+                    __m512i v1 = _mm512_or_si512(
+                        _mm512_and_si512(_mm512_srli_epi32(ql, 4), m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(qh, (unsigned)(2 * jj + 4)), m3), 4));
+                    _mm512_store_si512(q + (size_t)(32 * h2 + 8 * jj + g) * 128, v0);
+                    _mm512_store_si512(q + (size_t)(32 * h2 + 8 * (jj + 2) + g) * 128, v1);
+                }
             }
-            dd[h * 16 + lane] = d;
-            dm[h * 16 + lane] = dmin;
-        }
-        for (int t = 0; t < 64; t++) {
-            __m512i v = _mm512_i32gather_epi32(_mm512_add_epi32(lanes, _mm512_set1_epi32(t)),
-                                               (const void *)tmp, 4);
-            _mm512_storeu_si512(P + GK_Q + ((size_t)t * 2 + h) * 64, v);
-        }
     }
 }
 
@@ -378,6 +411,8 @@ static GZ_TGT int gk_gemm(uint32_t wtype, const void *w, size_t k, size_t r0, si
         {NULL, gk_tile_1_1, gk_tile_2_1, gk_tile_3_1, gk_tile_4_1}};
     size_t wrb = infer_type_row_bytes(wtype, k), arb = infer_act_row_bytes(wtype, k);
     size_t nsb = k / INFER_QK_K, bytes;
+    if (wrb > GZ_MAX_ROW_BYTES)
+        return KEEP_ERR_UNSUPPORTED;
     if (keep_mul_overflow(nsb, (size_t)GK_BYTES, &bytes) ||
         keep_add_overflow(bytes, (size_t)64, &bytes))
         return KEEP_ERR_NOMEM;
@@ -414,6 +449,8 @@ GZ_TGT int infer__qgemm_avx512(uint32_t wtype, const void *w, size_t k, size_t r
         return gk_gemm(wtype, w, k, r0, r1, a, m, out, ldo);
     size_t wrb = infer_type_row_bytes(wtype, k), arb = infer_act_row_bytes(wtype, k);
     size_t nb = k / INFER_QK;
+    if (wrb > GZ_MAX_ROW_BYTES)
+        return KEEP_ERR_UNSUPPORTED;
     /* scratch: repacked group (1024 bytes per block) | its scales | per
      * token and block: activation scale, correction */
     size_t pw_bytes, pd_bytes, act_n, total;
