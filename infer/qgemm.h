@@ -48,7 +48,14 @@ void infer__qgemm_k_scales(uint32_t wtype, const void *blk, int32_t sc[16], int3
 int infer__qgemm_ref(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, const void *a,
                     size_t m, float *out, size_t ldo);
 
-/* The AVX-512 VNNI GEMM (qgemm_avx512.c); only called when the CPU has it. */
+/* The 256-bit GEMMs (qgemm_avx2.c: plain AVX2 and AVX-VNNI) for q4_0 /
+ * q5_0 / q8_0 only (KEEP_ERR_UNSUPPORTED for the K-quants), and the AVX-512
+ * VNNI GEMM (qgemm_avx512.c) for all five types; only called when the CPU
+ * has the instructions. */
+int infer__qgemm_avx2(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, const void *a,
+                      size_t m, float *out, size_t ldo);
+int infer__qgemm_avxvnni(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1,
+                         const void *a, size_t m, float *out, size_t ldo);
 int infer__qgemm_avx512(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1,
                        const void *a, size_t m, float *out, size_t ldo);
 

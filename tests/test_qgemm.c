@@ -135,9 +135,9 @@ static void test_ref(void)
 }
 
 /* One SIMD GEMM against the reference on every type and shape. */
-static void check_simd(const char *name, infer__qgemm_fn fn)
+static void check_simd(const char *name, infer__qgemm_fn fn, size_t n_types)
 {
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+    for (size_t t = 0; t < n_types; t++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             problem p;
             size_t ldo = shapes[s].rows + 3, n = shapes[s].m * ldo;
@@ -170,10 +170,23 @@ static void check_simd(const char *name, infer__qgemm_fn fn)
 
 static void test_simd(void)
 {
+    /* the 256-bit GEMMs take the first three types (no K-quants) */
+    if (infer_cpu_set_level(INFER_CPU_AVX2) == KEEP_OK)
+        check_simd("avx2", infer__qgemm_avx2, 3);
+    else
+        OK(1, "# SKIP no AVX2 on this CPU");
+    if (infer_cpu_set_level(INFER_CPU_AVXVNNI) == KEEP_OK)
+        check_simd("avxvnni", infer__qgemm_avxvnni, 3);
+    else
+        OK(1, "# SKIP no AVX-VNNI on this CPU");
     if (infer_cpu_set_level(INFER_CPU_AVX512) == KEEP_OK)
-        check_simd("avx512", infer__qgemm_avx512);
+        check_simd("avx512", infer__qgemm_avx512, sizeof types / sizeof types[0]);
     else
         OK(1, "# SKIP no AVX-512 VNNI on this CPU");
+    float o = 0;
+    if (infer_cpu_set_level(INFER_CPU_AVX2) == KEEP_OK)
+        ASSERT_EQ_INT(infer__qgemm_avx2(INFER_T_Q4_K, NULL, 256, 0, 1, NULL, 1, &o, 1),
+                      KEEP_ERR_UNSUPPORTED, "avx2 GEMM declines q4_K (dot kernels run it)");
     infer_cpu_set_level(infer_cpu_best_level());
 }
 
