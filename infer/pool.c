@@ -284,7 +284,9 @@ int infer_pool_create(int n_threads, infer_pool **out, keep_err *err)
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->stop, 0);
-    p->adaptive = 1;
+    /* KEEP_POOL_ADAPTIVE=0 turns the busy-box check off (measurements) */
+    const char *env = getenv("KEEP_POOL_ADAPTIVE");
+    p->adaptive = !(env && env[0] == '0' && env[1] == 0);
     for (int k = 0; k < 2; k++) {
         atomic_init(&p->job[k].fn, NULL);
         atomic_init(&p->job[k].ctx, NULL);

@@ -43,8 +43,9 @@ int infer_pool_threads(const infer_pool *p);
 
 /* The busy-box check (pool.c): when the workers make jobs slower than the
  * caller alone would be (a worker descheduled inside its chunk), jobs run on
- * the caller alone for a while. On by default; infer_pool_set_adaptive(p, 0)
- * turns it off (tests, measurements), which also ends a solo period. */
+ * the caller alone for a while. On by default (off when the environment has
+ * KEEP_POOL_ADAPTIVE=0); infer_pool_set_adaptive(p, 0) turns it off (tests,
+ * measurements), which also ends a solo period. */
 void infer_pool_set_adaptive(infer_pool *p, int on);
 
 /* 1 while jobs run on the caller alone because of the check above. */
