@@ -18,9 +18,6 @@
 #include "infer/model.h"
 #include "infer/quant.h"
 
-/* Tokens per matmul call: the quantized activations of one tile stay in L2
- * while a block of weight rows streams past them. */
-#define MM_TOKEN_TILE 64
 /* Tokens per attention work item. */
 #define ATT_TOKEN_BLOCK 16
 #define MAX_POOL_THREADS 256
@@ -121,8 +118,10 @@ static void mm_body(void *ctx, size_t b, size_t e, int thread)
         size_t end = base + w->rows;
         if (b < end) {
             size_t r0 = b - base, r1 = (e < end ? e : end) - base;
-            for (size_t t = 0; t < j->m; t += MM_TOKEN_TILE) {
-                size_t mt = j->m - t < MM_TOKEN_TILE ? j->m - t : MM_TOKEN_TILE;
+            size_t tile = infer_matmul_token_tile(w->type);
+            if (!tile) tile = j->m;
+            for (size_t t = 0; t < j->m; t += tile) {
+                size_t mt = j->m - t < tile ? j->m - t : tile;
                 infer_matmul(w->type, w->data, w->k, r0, r1, j->a + t * j->arb, mt,
                              j->out[i] + t * w->rows, w->rows);
             }
@@ -169,7 +168,8 @@ static void matmul_multi(infer_ctx *c, const float *x, size_t m, int n, const in
         j.out[i] = out[i];
         rows += w[i]->rows;
     }
-    infer_pool_for(c->pool, rows, 4, mm_body, &j);
+    /* a prompt batch in row chunks of whole 32-row groups (the GEMM's) */
+    infer_pool_for(c->pool, rows, m >= 8 ? 32 : 4, mm_body, &j);
 }
 
 static void matmul1(infer_ctx *c, const float *x, size_t m, const infer_mat *w, float *out)

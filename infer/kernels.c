@@ -434,6 +434,11 @@ int infer_vec_dot(uint32_t wtype, size_t k, const void *w, const void *a, float 
  * the scale buffers stay small on the stack whatever k is. */
 #define PRE_BLOCKS 256
 
+size_t infer_matmul_token_tile(uint32_t wtype)
+{
+    return infer_act_type(wtype) != INFER_T_COUNT && kernels()->gemm[wtype] ? 0 : 64;
+}
+
 static size_t row_block(size_t wrb)
 {
     size_t rb = MATMUL_BLOCK_BYTES / wrb;
@@ -506,6 +511,9 @@ int infer_matmul(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, 
     if (!wrb || !arb)
         return KEEP_ERR_USAGE;
     const infer__kernels *kt = kernels();
+    if (kt->gemm[wtype] && m >= INFER__QGEMM_MIN_M && r1 - r0 >= INFER__QGEMM_MIN_ROWS &&
+        infer__qgemm_supported(wtype) && kt->gemm[wtype](wtype, w, k, r0, r1, a, m, out, ldo) == KEEP_OK)
+        return KEEP_OK;
     const char *wb = w, *ab = a;
     if (kt->dotq[wtype]) {
         matmul_pre(kt->dotq[wtype], wtype, wb, wrb, k, r0, r1, ab, arb, m, out, ldo);

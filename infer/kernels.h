@@ -66,10 +66,21 @@ int infer_vec_dot(uint32_t wtype, size_t k, const void *w, const void *a, float 
  * w points at row 0 of W (not row r0), a at row 0 of the quantized A.
  * Single-threaded; a thread pool gives each thread its own row range. For
  * m > 1 each weight block is decoded once for up to 4 activation rows and a
- * block of weight rows is kept hot in cache across all of A.
+ * block of weight rows is kept hot in cache across all of A; for larger
+ * tiles (m >= 8, 16 rows or more) levels with a GEMM (qgemm.h: AVX-512 VNNI
+ * for q4_0/q5_0/q8_0/q4_K/q6_K) repack groups of rows and run register tiles of rows
+ * x tokens instead (if the GEMM cannot run, e.g. out of memory for its
+ * scratch, the dot kernels do the product).
  * KEEP_ERR_UNSUPPORTED for a type without kernel, KEEP_ERR_USAGE for a bad
  * shape (k not whole blocks, r0 > r1, ldo < r1). */
 int infer_matmul(uint32_t wtype, const void *w, size_t k, size_t r0, size_t r1, const void *a,
                  size_t m, float *out, size_t ldo);
+
+/* Activation rows per infer_matmul call that suit the current CPU level and
+ * weight type: 64 for the dot kernels (a tile of quantized activations stays
+ * in L2 while weight rows stream past), 0 (= all of them in one call) when a
+ * prompt-phase GEMM repacks weight rows per call and wants to reuse each
+ * repacked group for as many tokens as possible. */
+size_t infer_matmul_token_tile(uint32_t wtype);
 
 #endif

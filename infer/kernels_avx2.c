@@ -10,7 +10,13 @@
 #define KX_VNNI 0
 #include "kernels_x86.h"
 
-void infer__kernels_avx2(infer__kernels *k) { kx_fill(k); }
+void infer__kernels_avx2(infer__kernels *k)
+{
+    kx_fill(k);
+    k->gemm[INFER_T_Q4_0] = infer__qgemm_avx2;
+    k->gemm[INFER_T_Q5_0] = infer__qgemm_avx2;
+    k->gemm[INFER_T_Q8_0] = infer__qgemm_avx2;
+}
 #else
 void infer__kernels_avx2(infer__kernels *k) { (void)k; }
 #endif

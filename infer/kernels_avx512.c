@@ -497,6 +497,11 @@ void infer__kernels_avx512(infer__kernels *k)
     k->dotq[INFER_T_Q5_0] = kz_dotq_q5_0;
     k->dotq[INFER_T_Q5_1] = kz_dotq_q5_1;
     k->dotq[INFER_T_Q8_0] = kz_dotq_q8_0;
+    k->gemm[INFER_T_Q4_0] = infer__qgemm_avx512;
+    k->gemm[INFER_T_Q5_0] = infer__qgemm_avx512;
+    k->gemm[INFER_T_Q8_0] = infer__qgemm_avx512;
+    k->gemm[INFER_T_Q4_K] = infer__qgemm_avx512;
+    k->gemm[INFER_T_Q6_K] = infer__qgemm_avx512;
 }
 #else
 void infer__kernels_avx512(infer__kernels *k) { (void)k; }

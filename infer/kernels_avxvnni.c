@@ -9,7 +9,13 @@
 #define KX_VNNI 2
 #include "kernels_x86.h"
 
-void infer__kernels_avxvnni(infer__kernels *k) { kx_fill(k); }
+void infer__kernels_avxvnni(infer__kernels *k)
+{
+    kx_fill(k);
+    k->gemm[INFER_T_Q4_0] = infer__qgemm_avxvnni;
+    k->gemm[INFER_T_Q5_0] = infer__qgemm_avxvnni;
+    k->gemm[INFER_T_Q8_0] = infer__qgemm_avxvnni;
+}
 #else
 void infer__kernels_avxvnni(infer__kernels *k) { (void)k; }
 #endif

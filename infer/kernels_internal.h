@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qgemm.h"
 #include "ggml_types.h"
 
 /* Activation rows one dot call handles at most (the matmul tile height). */
@@ -32,6 +33,7 @@ typedef struct infer__kernels {
     infer__dot_fn dot[INFER_T_COUNT];   /* by weight type */
     infer__dotq_fn dotq[INFER_T_COUNT]; /* optional, 32-element block types */
     infer__act_fn act[INFER_T_COUNT];   /* by activation type: Q8_0, Q8_1, Q8_K */
+    infer__qgemm_fn gemm[INFER_T_COUNT]; /* optional prompt-phase GEMM (qgemm.h) */
     void (*to_f16)(const float *x, uint16_t *y, size_t n);
     void (*from_f16)(const uint16_t *x, float *y, size_t n);
 } infer__kernels;

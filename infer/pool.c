@@ -12,7 +12,20 @@
  *     the OS has parked costs nothing unless it holds a chunk.
  *   - `seq` is the futex word idle workers sleep on; `done` the one the caller
  *     sleeps on. Sleepers announce themselves first so that the waking side
- *     only makes a system call when someone actually sleeps. */
+ *     only makes a system call when someone actually sleeps.
+ *
+ * Busy box: a chunk that a worker claimed and then lost its core in the
+ * middle of (the OS gave the core to another process) cannot be taken over,
+ * and the caller waits until the worker runs again, typically a scheduler
+ * time slice (milliseconds) against jobs of tens of microseconds while
+ * generating. So the caller checks whether the workers pay off: per job it
+ * times its own chunks and the whole job; its chunk time scaled to all
+ * chunks estimates the job run alone. Summed over a window of jobs, when the
+ * job took longer with workers than that estimate, the pool runs every job
+ * on the caller alone for a while (workers stay asleep, leaving the core to
+ * the other process), then probes again; the solo period doubles while
+ * probes keep failing. On a quiet machine the workers win every window and
+ * nothing changes. */
 #include "infer/pool.h"
 
 #include <limits.h>
@@ -37,6 +50,13 @@
 #define POOL_SPIN 1000
 #define POOL_MAX_THREADS 256
 #define POOL_CHUNKS_PER_THREAD 8
+/* Workers are judged over windows of this many jobs or this much time,
+ * whichever ends first; a failed window makes the caller run alone for
+ * SOLO_MIN_NS, doubling per failed probe up to SOLO_MAX_NS. */
+#define POOL_WINDOW_JOBS 64
+#define POOL_WINDOW_NS 20000000ll
+#define POOL_SOLO_MIN_NS 20000000ll
+#define POOL_SOLO_MAX_NS 640000000ll
 
 static inline void cpu_relax(void)
 {
@@ -86,6 +106,11 @@ struct infer_pool {
     atomic_int caller_sleeping;
     atomic_int stop;
 
+    /* caller-only state for the busy-box check (see the top of this file) */
+    long long win_total_ns, win_solo_ns, win_start_ns, solo_until_ns, solo_ns;
+    int win_jobs;
+    int adaptive; /* 0 disables the check (infer_pool_set_adaptive) */
+
     /* job descriptions: sequence s lives in job[s & 1]. Two slots, because a
      * worker may still be looking at job s while the caller publishes s + 1:
      * with one slot it could read s + 1's chunk count, then still win a CAS
@@ -102,9 +127,10 @@ struct infer_pool {
 };
 
 /* Claims and runs chunks of job s until none is left. Returns when job s is
- * exhausted or superseded. */
-static void run_chunks(struct infer_pool *p, uint32_t s, int thread)
+ * exhausted or superseded, with the number of chunks this thread ran. */
+static unsigned run_chunks(struct infer_pool *p, uint32_t s, int thread)
 {
+    unsigned ran = 0;
     struct pool_job *jb = &p->job[s & 1];
     infer_pool_fn fn = atomic_load_explicit(&jb->fn, memory_order_relaxed);
     void *ctx = atomic_load_explicit(&jb->ctx, memory_order_relaxed);
@@ -113,9 +139,9 @@ static void run_chunks(struct infer_pool *p, uint32_t s, int thread)
     uint32_t n_chunks = atomic_load_explicit(&jb->n_chunks, memory_order_relaxed);
     uint64_t cur = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
-        if ((uint32_t)(cur >> 32) != s) return;
+        if ((uint32_t)(cur >> 32) != s) return ran;
         uint32_t i = (uint32_t)cur;
-        if (i >= n_chunks) return;
+        if (i >= n_chunks) return ran;
         if (!atomic_compare_exchange_weak_explicit(&p->claim, &cur, cur + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;
@@ -124,10 +150,40 @@ static void run_chunks(struct infer_pool *p, uint32_t s, int thread)
         size_t b = (size_t)i * chunk;
         size_t e = b + chunk < n ? b + chunk : n;
         fn(ctx, b, e, thread);
+        ran++;
         unsigned d = atomic_fetch_add(&p->done, 1) + 1;
         if (d == n_chunks && atomic_load(&p->caller_sleeping)) futex_wake_all(&p->done);
         cur = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Adds one job to the current window (see the top of this file) and decides
+ * at the window's end whether the next jobs run on the caller alone. */
+static void judge(struct infer_pool *p, long long t0, long long t_own, long long t_end,
+                  unsigned own_chunks, unsigned n_chunks)
+{
+    if (own_chunks == 0) return; /* the workers did everything: no estimate */
+    if (p->win_jobs == 0) p->win_start_ns = t0;
+    p->win_jobs++;
+    p->win_total_ns += t_end - t0;
+    p->win_solo_ns += (t_own - t0) * (long long)n_chunks / own_chunks;
+    if (p->win_jobs < POOL_WINDOW_JOBS && t_end - p->win_start_ns < POOL_WINDOW_NS) return;
+    if (p->win_solo_ns < p->win_total_ns) {
+        p->solo_ns = p->solo_ns ? p->solo_ns * 2 : POOL_SOLO_MIN_NS;
+        if (p->solo_ns > POOL_SOLO_MAX_NS) p->solo_ns = POOL_SOLO_MAX_NS;
+        p->solo_until_ns = t_end + p->solo_ns;
+    } else {
+        p->solo_ns = 0;
+    }
+    p->win_jobs = 0;
+    p->win_total_ns = p->win_solo_ns = 0;
 }
 
 static void *worker_main(void *arg)
@@ -228,6 +284,9 @@ int infer_pool_create(int n_threads, infer_pool **out, keep_err *err)
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->stop, 0);
+    /* KEEP_POOL_ADAPTIVE=0 turns the busy-box check off (measurements) */
+    const char *env = getenv("KEEP_POOL_ADAPTIVE");
+    p->adaptive = !(env && env[0] == '0' && env[1] == 0);
     for (int k = 0; k < 2; k++) {
         atomic_init(&p->job[k].fn, NULL);
         atomic_init(&p->job[k].ctx, NULL);
@@ -272,6 +331,20 @@ int infer_pool_threads(const infer_pool *p)
     return p ? p->n_threads : 1;
 }
 
+void infer_pool_set_adaptive(infer_pool *p, int on)
+{
+    if (!p) return;
+    p->adaptive = on != 0;
+    p->solo_until_ns = p->solo_ns = 0;
+    p->win_jobs = 0;
+    p->win_total_ns = p->win_solo_ns = 0;
+}
+
+int infer_pool_solo(const infer_pool *p)
+{
+    return p && p->adaptive && p->solo_until_ns && now_ns() < p->solo_until_ns;
+}
+
 void infer_pool_for(infer_pool *p, size_t n, size_t grain, infer_pool_fn fn, void *ctx)
 {
     if (n == 0) return;
@@ -280,6 +353,14 @@ void infer_pool_for(infer_pool *p, size_t n, size_t grain, infer_pool_fn fn, voi
     if (!p || p->n_threads <= 1 || grains <= 1) {
         fn(ctx, 0, n, 0);
         return;
+    }
+    long long t0 = p->adaptive ? now_ns() : 0;
+    if (p->adaptive && p->solo_until_ns) {
+        if (t0 < p->solo_until_ns) {
+            fn(ctx, 0, n, 0);
+            return;
+        }
+        p->solo_until_ns = 0; /* probe the workers again */
     }
     size_t target = (size_t)p->n_threads * POOL_CHUNKS_PER_THREAD;
     size_t per = (grains + target - 1) / target; /* grains per chunk */
@@ -298,7 +379,8 @@ void infer_pool_for(infer_pool *p, size_t n, size_t grain, infer_pool_fn fn, voi
     atomic_store_explicit(&p->seq, s, memory_order_seq_cst);
     if (atomic_load(&p->n_sleeping) > 0) futex_wake_all(&p->seq);
 
-    run_chunks(p, s, 0);
+    unsigned own = run_chunks(p, s, 0);
+    long long t_own = p->adaptive ? now_ns() : 0;
 
     int spins = 0;
     unsigned d;
@@ -312,4 +394,5 @@ void infer_pool_for(infer_pool *p, size_t n, size_t grain, infer_pool_fn fn, voi
         atomic_store(&p->caller_sleeping, 0);
         spins = 0;
     }
+    if (p->adaptive) judge(p, t0, t_own, now_ns(), own, (unsigned)n_chunks);
 }

@@ -41,10 +41,20 @@ void infer_pool_free(infer_pool *p);
 /* Threads of the pool, counting the caller; 1 for a NULL pool. */
 int infer_pool_threads(const infer_pool *p);
 
+/* The busy-box check (pool.c): when the workers make jobs slower than the
+ * caller alone would be (a worker descheduled inside its chunk), jobs run on
+ * the caller alone for a while. On by default (off when the environment has
+ * KEEP_POOL_ADAPTIVE=0); infer_pool_set_adaptive(p, 0) turns it off (tests,
+ * measurements), which also ends a solo period. */
+void infer_pool_set_adaptive(infer_pool *p, int on);
+
+/* 1 while jobs run on the caller alone because of the check above. */
+int infer_pool_solo(const infer_pool *p);
+
 /* Runs fn over [0, n) and returns when every item is done. The range is cut
  * into chunks whose sizes are multiples of `grain` (except the last), a few
  * chunks per thread. A NULL pool, a 1-thread pool or a range of one chunk runs
- * fn(ctx, 0, n, 0) on the caller. */
+ * fn(ctx, 0, n, 0) on the caller, as does a pool in a solo period. */
 void infer_pool_for(infer_pool *p, size_t n, size_t grain, infer_pool_fn fn, void *ctx);
 
 #endif

@@ -48,6 +48,55 @@ static int run_jobs(infer_pool *p, int reps, job *j)
     return ok;
 }
 
+/* Busy box: workers that lose their core inside each chunk (a 3 ms sleep
+ * here, against 50 microseconds per chunk on the caller) make
+ * every job slower than the caller alone, so the pool must go solo. */
+typedef struct {
+    atomic_int by_worker;
+} slow_job;
+
+static void slow_body(void *ctx, size_t b, size_t e, int thread)
+{
+    slow_job *j = ctx;
+    (void)b;
+    (void)e;
+    if (thread != 0) {
+        atomic_fetch_add(&j->by_worker, 1);
+        usleep(3000);
+    } else {
+        usleep(50); /* long enough for a sleeping worker to wake and claim */
+    }
+}
+
+static void test_busy_box(void)
+{
+    keep_err err = {0};
+    infer_pool *p = NULL;
+    if (infer_pool_create(2, &p, &err) != KEEP_OK) {
+        OK(0, "create 2 threads");
+        return;
+    }
+    slow_job sj;
+    atomic_init(&sj.by_worker, 0);
+    OK(!infer_pool_solo(p), "a new pool uses its workers");
+    int jobs = 0;
+    /* a window ends after 20 ms or 64 jobs; 200 jobs is far */
+    while (!infer_pool_solo(p) && jobs < 200) {
+        infer_pool_for(p, 16, 1, slow_body, &sj);
+        jobs++;
+    }
+    char what[128];
+    snprintf(what, sizeof what, "descheduled workers: the pool runs jobs alone after %d jobs", jobs);
+    OK(infer_pool_solo(p) && atomic_load(&sj.by_worker) > 0, what);
+    atomic_store(&sj.by_worker, 0);
+    for (int i = 0; i < 5; i++) infer_pool_for(p, 16, 1, slow_body, &sj);
+    ASSERT_EQ_INT(atomic_load(&sj.by_worker), 0, "solo period: no chunk goes to a worker");
+    infer_pool_set_adaptive(p, 0);
+    OK(!infer_pool_solo(p), "turning the check off ends the solo period");
+    infer_pool_free(p);
+    OK(!infer_pool_solo(NULL), "NULL pool is never solo");
+}
+
 /* A worker that stalls (as one the OS has descheduled) holds back only the
  * chunk it claimed: the caller takes every other chunk. */
 typedef struct {
@@ -82,6 +131,9 @@ int main(void)
         ASSERT_EQ_INT(infer_pool_create(threads[t], &p, &err), KEEP_OK, what);
         ASSERT_EQ_INT(infer_pool_threads(p), threads[t], "thread count");
         j->n_threads = threads[t];
+        /* tiny jobs on a loaded test box may not pay off: keep the workers
+         * in play so that the check covers them */
+        infer_pool_set_adaptive(p, 0);
         atomic_store(&j->bad_grain, 0);
         atomic_store(&j->bad_thread, 0);
         snprintf(what, sizeof what, "%d threads: every item exactly once over 1200 jobs", threads[t]);
@@ -105,6 +157,8 @@ int main(void)
         OK(atomic_load(&sj.by_worker) <= 2, "a stalled worker holds at most its own chunk(s)");
         infer_pool_free(p2);
     }
+
+    test_busy_box();
 
     /* default size and a NULL pool */
     infer_pool *p = NULL;
