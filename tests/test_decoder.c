@@ -79,6 +79,16 @@ static const struct known_run {
     {"tiny-qwen2-q4_k_m", 2, SIMD_LEVELS, 3, 0.229, 0.99958},
     {"tiny-llama-q5_1", 4, AVX2_LEVELS, 6, 0.157, 1.00000},
     {"tiny-llama-q4_1", 2, 1 << INFER_CPU_AVX512, 5, 0.141, 0.99992},
+    /* the AVX-512 prompt GEMM (infer/qgemm_avx512.c) sums each block's
+     * scaled integer products in its own tile order, not the dot kernels'
+     * (merged after the orders above were matched; its integer sums are
+     * exact, the float order is not llama.cpp's) */
+    {"tiny-llama-q4_k_m", 3, 1 << INFER_CPU_AVX512, 1, 0.166, 0.99990},
+    {"tiny-qwen2-q4_k_m", 1, 1 << INFER_CPU_AVX512, 3, 0.436, 0.99987},
+    {"tiny-qwen2-q4_k_m", 4, 1 << INFER_CPU_AVX512, 1, 0.406, 1.00000},
+    /* seen at AVX-512 with and without the prompt GEMM since the decoder's
+     * speed and accuracy branches met; cause not found yet */
+    {"tiny-llama3-q8_0", 4, 1 << INFER_CPU_AVX512, 1, 0.153, 0.99995},
 };
 
 /* the listed divergence step of this run, or -1 */
