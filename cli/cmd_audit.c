@@ -24,20 +24,6 @@ typedef struct {
     cJSON *arr;
 } list_ctx;
 
-static cJSON *ids_json(const char *list)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (const char *p = list; p && *p && arr;) {
-        char *end;
-        long long v = strtoll(p, &end, 10);
-        if (end == p)
-            break;
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)v));
-        p = *end == ',' ? end + 1 : end;
-    }
-    return arr;
-}
-
 static int on_row(void *ud, int64_t id, const idx_audit_entry *e)
 {
     list_ctx *c = ud;
@@ -54,26 +40,9 @@ static int on_row(void *ud, int64_t id, const idx_audit_entry *e)
                e->cited ? e->cited : "");
         return 0;
     }
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = idx_audit_entry_json(id, e);
     if (!o)
         return 1;
-    cJSON_AddNumberToObject(o, "id", (double)id);
-    cJSON_AddStringToObject(o, "time", ts);
-    cJSON_AddStringToObject(o, "user", e->user ? e->user : "");
-    cJSON_AddStringToObject(o, "via", e->via ? e->via : "");
-    cJSON_AddStringToObject(o, "remote", e->remote ? e->remote : "");
-    cJSON_AddStringToObject(o, "action", e->action ? e->action : "");
-    if (e->target)
-        cJSON_AddStringToObject(o, "target", e->target);
-    else
-        cJSON_AddNullToObject(o, "target");
-    if (e->query)
-        cJSON_AddStringToObject(o, "query", e->query);
-    else
-        cJSON_AddNullToObject(o, "query");
-    cJSON_AddItemToObject(o, "returned", ids_json(e->returned));
-    cJSON_AddItemToObject(o, "cited", ids_json(e->cited));
-    cJSON_AddNumberToObject(o, "status", e->status);
     cJSON_AddItemToArray(c->arr, o);
     return 0;
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "audit.h"
 #include "store_int.h"
 
@@ -424,4 +426,51 @@ out:
         return KEEP_ERR_DB;
     }
     return KEEP_OK;
+}
+
+static cJSON *id_array(const char *list)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (const char *p = list; p && *p && arr;) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)v));
+        p = *end == ',' ? end + 1 : end;
+    }
+    return arr;
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+    if (v)
+        cJSON_AddStringToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+struct cJSON *idx_audit_entry_json(int64_t id, const idx_audit_entry *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject(o, "id", (double)id);
+    time_t t = (time_t)e->at;
+    struct tm tm;
+    char ts[32] = "";
+    if (gmtime_r(&t, &tm))
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(o, "time", ts);
+    cJSON_AddNumberToObject(o, "at", (double)e->at);
+    cJSON_AddStringToObject(o, "user", e->user ? e->user : "");
+    cJSON_AddStringToObject(o, "via", e->via ? e->via : "");
+    cJSON_AddStringToObject(o, "remote", e->remote ? e->remote : "");
+    cJSON_AddStringToObject(o, "action", e->action ? e->action : "");
+    add_str_or_null(o, "target", e->target);
+    add_str_or_null(o, "query", e->query);
+    cJSON_AddItemToObject(o, "returned", id_array(e->returned));
+    cJSON_AddItemToObject(o, "cited", id_array(e->cited));
+    cJSON_AddNumberToObject(o, "status", e->status);
+    return o;
 }

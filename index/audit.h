@@ -73,6 +73,12 @@ int idx_audit_prune(idx_store *s, int64_t cutoff, int64_t *pruned, keep_err *err
  * an exclusive upper bound). -1 when s is none of these. */
 int idx_audit_parse_time(const char *s, int end_of_day, int64_t *out);
 
+/* One row as the JSON object the CLI and the admin API print: id, time
+ * (ISO 8601 UTC), at, user, via, remote, action, target, query, returned and
+ * cited (arrays of document ids), status. Caller frees with cJSON_Delete;
+ * NULL when out of memory. */
+struct cJSON *idx_audit_entry_json(int64_t id, const idx_audit_entry *e);
+
 /* Rows in the log (for status pages). */
 int idx_audit_count(idx_store *s, int64_t *n, keep_err *err);
 
