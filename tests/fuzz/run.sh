@@ -8,6 +8,9 @@ secs=${2:-20}
 src=$(cd "$(dirname "$0")" && pwd)
 out="$build/fuzz-out"
 mkdir -p "$out"
+# leaks inside uninstrumented system libraries (see lsan.supp) are not ours
+LSAN_OPTIONS="suppressions=$src/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 n=0
 failed=0
 for bin in "$build"/tests/fuzz/fuzz_*; do
