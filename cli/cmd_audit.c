@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "index/audit.h"
+#include "index/idx.h"
 
 static const char audit_usage[] =
     "usage: keep audit [--user U] [--action A] [--since DATE] [--until DATE] [--limit N] [--json]\n"

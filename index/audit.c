@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "audit.h"
+#include "idx.h"
 #include "store_int.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"

@@ -3,7 +3,7 @@ libkeep_a_SOURCES += index/idx.h index/store_int.h index/store.c index/sync.c
 libkeep_a_SOURCES += index/vecindex.c index/vecindex.h index/faiss_c_ext.h
 libkeep_a_SOURCES += index/embed_builtin.c index/vectors.c index/access.c
 libkeep_a_SOURCES += index/termstats.c index/permcache.c
-libkeep_a_SOURCES += index/audit.h index/audit.c
+libkeep_a_SOURCES += index/audit.c
 libkeep_a_SOURCES += index/auth.h index/auth.c index/dropsync.h index/dropsync.c
 # Debian 12 has FAISS's C API headers but no libfaiss_c: configure then sets
 # FAISS_SHIM and we supply the C API functions we call ourselves.

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "index/audit.h"
+#include "index/idx.h"
 #include "tap.h"
 #include "web/web_int.h"
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "index/audit.h"
+#include "index/idx.h"
 #include "index/vecindex.h"
 #include "web_int.h"
 

@@ -42,6 +42,8 @@ llama() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
 row() { # row MODEL THREADS LABEL
+    # read the file once so neither tool's first figure includes disk reads
+    cat "$1" >/dev/null
     k=$("$KEEP" model bench --json -p "$PP" -n "$TG" -t "$2" "$1" |
         jq -r '"\(.prompt_tps * 100 | round / 100) \(.gen_tps * 100 | round / 100) \(.peak_rss_mib | round)"')
     set -- "$1" "$2" "$3" $k
