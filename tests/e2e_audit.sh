@@ -32,16 +32,8 @@ printf '# Turbine\n\nThe quokka turbine schematic is in revision four.\n' > "$TA
 "$KEEP" --data "$D" collection grant eng eng
 echo 'alice-secret-pw' | "$KEEP" --data "$D" user passwd alice
 
-"$KEEP" --data "$D" serve --listen 127.0.0.1:0 >"$TAP_TMP/out" 2>"$TAP_TMP/err" &
-pid=$!
-i=0
-PORT=
-while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-    PORT=$(sed -n 's/^keep: serving on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TAP_TMP/err" 2>/dev/null)
-    [ -z "$PORT" ] && sleep 0.1
-    i=$((i + 1))
-done
-B="http://127.0.0.1:$PORT"
+tap_serve "$D" "$TAP_TMP/out" "$TAP_TMP/err"
+pid=$SRV_PID PORT=$SRV_PORT B=$SRV_URL
 tap_match "$PORT" '^[0-9]+$' "keep serve is up"
 ADM=$("$KEEP" --data "$D" user token admin audit-test)
 AL=$("$KEEP" --data "$D" user token alice audit-test)

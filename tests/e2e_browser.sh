@@ -81,24 +81,10 @@ sequences = 1
 timeout_s = 60
 EOF
 
-# serve DATADIR ERRFILE: starts keep serve on a free port; sets SRV_PID and SRV_URL
-serve() {
-    : > "$2"
-    "$KEEP" --data "$1" serve --listen 127.0.0.1:0 >/dev/null 2>"$2" &
-    SRV_PID=$!
-    i=0
-    port=
-    while [ $i -lt 200 ] && [ -z "$port" ]; do
-        port=$(sed -n 's/^keep: serving on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$2" 2>/dev/null)
-        [ -z "$port" ] && sleep 0.1
-        i=$((i + 1))
-    done
-    SRV_URL="http://127.0.0.1:$port"
-}
-serve "$D" "$TAP_TMP/err"
+tap_serve "$D" /dev/null "$TAP_TMP/err"
 pid=$SRV_PID
 URL=$SRV_URL
-serve "$G" "$TAP_TMP/gerr"
+tap_serve "$G" /dev/null "$TAP_TMP/gerr"
 gpid=$SRV_PID
 GEN_URL=$SRV_URL
 tap_match "$URL $GEN_URL" '^http://127.0.0.1:[0-9]+ http://127.0.0.1:[0-9]+$' "both servers listen"

@@ -36,17 +36,8 @@ echo 'short' | "$KEEP" --data "$D" user passwd carol 2>/dev/null
 tap_eq $? 2 "keep user passwd refuses a short password"
 
 start_server() {
-    : > "$TAP_TMP/err"
-    "$KEEP" --data "$D" serve --listen 127.0.0.1:0 >"$TAP_TMP/out" 2>"$TAP_TMP/err" &
-    pid=$!
-    i=0
-    PORT=
-    while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-        PORT=$(sed -n 's/^keep: serving on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TAP_TMP/err" 2>/dev/null)
-        [ -z "$PORT" ] && sleep 0.1
-        i=$((i + 1))
-    done
-    B="http://127.0.0.1:$PORT"
+    tap_serve "$D" "$TAP_TMP/out" "$TAP_TMP/err"
+    pid=$SRV_PID PORT=$SRV_PORT B=$SRV_URL
 }
 start_server
 tap_match "$PORT" '^[0-9]+$' "keep serve listens on a free port and says where"

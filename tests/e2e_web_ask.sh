@@ -35,17 +35,8 @@ BT=$("$KEEP" --data "$D" user token bob tests)
 tap_match "$AT$BT" '^keep_.*keep_' "tokens for alice and bob"
 
 start_server() {
-    : > "$TAP_TMP/err"
-    "$KEEP" --data "$D" serve --listen 127.0.0.1:0 >"$TAP_TMP/out" 2>"$TAP_TMP/err" &
-    pid=$!
-    i=0
-    PORT=
-    while [ $i -lt 200 ] && [ -z "$PORT" ]; do
-        PORT=$(sed -n 's/^keep: serving on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TAP_TMP/err" 2>/dev/null)
-        [ -z "$PORT" ] && sleep 0.1
-        i=$((i + 1))
-    done
-    B="http://127.0.0.1:$PORT"
+    tap_serve "$D" "$TAP_TMP/out" "$TAP_TMP/err"
+    pid=$SRV_PID PORT=$SRV_PORT B=$SRV_URL
 }
 stop_server() {
     kill "$pid" 2>/dev/null

@@ -9,18 +9,6 @@ KEEP="$KEEP_BIN"
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$TAP_TMP"' EXIT
 
-# wait_port ERRFILE SCHEME: prints the port the server announced
-wait_port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        p=$(sed -n "s/^keep: serving on $2:\/\/127.0.0.1:\([0-9]*\).*/\1/p" "$1" 2>/dev/null)
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # ---- loopback-only network namespace ----------------------------------------------------------------
 if unshare -n true 2>/dev/null && command -v ip >/dev/null; then
     N="$TAP_TMP/ns"
@@ -87,7 +75,7 @@ EOF
     "$KEEP" --data "$D" collection grant ops ops
     "$KEEP" --data "$D" serve --listen 127.0.0.1:0 >"$TAP_TMP/out" 2>"$TAP_TMP/err" &
     pid=$!
-    PORT=$(wait_port "$TAP_TMP/err" https)
+    PORT=$(tap_port "$TAP_TMP/err" https)
     B="https://127.0.0.1:$PORT"
     H=$(curl -sk -D - -o /dev/null "$B/healthz")
     tap_match "$H" "^HTTP/[0-9.]+ 200" "HTTPS serves with the configured certificate"

@@ -37,3 +37,28 @@ tap_done() {
     echo "1..$TAP_N"
     [ "$TAP_FAILED" -eq 0 ]
 }
+
+# tap_port ERRFILE [SCHEME]: waits up to 20 s for `keep serve` to say in
+# ERRFILE where it listens (SCHEME http or https); prints the port, or
+# nothing and fails.
+tap_port() {
+    _i=0
+    while [ $_i -lt 200 ]; do
+        _p=$(sed -n "s/^keep: serving on ${2:-http}:\/\/127.0.0.1:\([0-9]*\).*/\1/p" "$1" 2>/dev/null)
+        [ -n "$_p" ] && { echo "$_p"; return 0; }
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    return 1
+}
+
+# tap_serve DATADIR OUTFILE ERRFILE: starts `keep serve` on a free port of
+# 127.0.0.1 in the background; sets SRV_PID, SRV_PORT (empty when it never
+# said where it listens) and SRV_URL.
+tap_serve() {
+    : >"$3"
+    "$KEEP" --data "$1" serve --listen 127.0.0.1:0 >"$2" 2>"$3" &
+    SRV_PID=$!
+    SRV_PORT=$(tap_port "$3")
+    SRV_URL="http://127.0.0.1:$SRV_PORT"
+}
