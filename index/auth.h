@@ -37,8 +37,10 @@ typedef struct idx_token_info {
 /* Stores a new token (hash of the secret) for user; *id receives its id. */
 int idx_token_add(idx_store *s, const char *user, const char *name, const char *hash,
                   int64_t *id, keep_err *err);
-/* The user of the live (not revoked) token with this hash; records the use.
+/* The user of the live (not revoked) token with this hash; records the use
+ * (last_used, rewritten at most every IDX_TOKEN_LAST_USED_STEP seconds).
  * KEEP_ERR_NOTFOUND when none. Caller frees *user with keep_free. */
+#define IDX_TOKEN_LAST_USED_STEP 60 /* seconds between writes of a token's last_used */
 int idx_token_find(idx_store *s, const char *hash, int64_t now, char **user, keep_err *err);
 /* Revokes token id; when owner is non-NULL only a token of that user.
  * KEEP_ERR_NOTFOUND when there is no such live token. */

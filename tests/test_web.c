@@ -11,6 +11,13 @@
 #include "tap.h"
 #include "web/web_int.h"
 
+/* idx_tokens_list callback: the first (newest) token's last_used */
+static int token_last_used(void *ud, const idx_token_info *t)
+{
+    *(int64_t *)ud = t->last_used;
+    return 1;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/keep-test-web-XXXXXX";
@@ -66,6 +73,18 @@ int main(void)
     keep_free(user);
     ASSERT_EQ_INT(idx_token_find(s, secret, 100, &user, &err), KEEP_ERR_NOTFOUND,
                   "the secret itself is not what is stored");
+    /* last_used moves at most once a minute (each write costs every reader
+     * its cache) */
+    int64_t seen = -1;
+    ASSERT_EQ_INT(idx_token_find(s, th, 130, &user, &err), KEEP_OK, "found again 30 s later");
+    keep_free(user);
+    ASSERT_EQ_INT(idx_tokens_list(s, "alice", token_last_used, &seen, &err), KEEP_OK, "list tokens");
+    ASSERT_EQ_INT((int)seen, 100, "last_used not rewritten within the minute");
+    ASSERT_EQ_INT(idx_token_find(s, th, 100 + IDX_TOKEN_LAST_USED_STEP, &user, &err), KEEP_OK,
+                  "found a minute later");
+    keep_free(user);
+    ASSERT_EQ_INT(idx_tokens_list(s, "alice", token_last_used, &seen, &err), KEEP_OK, "list tokens");
+    ASSERT_EQ_INT((int)seen, 100 + IDX_TOKEN_LAST_USED_STEP, "last_used moves after a minute");
     ASSERT_EQ_INT(idx_token_revoke(s, tid, "bob", 100, &err), KEEP_ERR_NOTFOUND,
                   "bob cannot revoke alice's token");
     ASSERT_EQ_INT(idx_token_revoke(s, tid, "alice", 100, &err), KEEP_OK, "alice revokes it");
