@@ -1,5 +1,11 @@
-/* audit.c — the audit log's rows (see audit.h): appending with the hash
+/* audit.c — the audit log's rows (see idx.h): appending with the hash
  * chain, listing with filters, verifying the chain, and retention.
+ *
+ * The log lives in its own database file beside keep.db (keep-audit.db for
+ * keep.db): every request writes a row, and a write to keep.db would make
+ * every other connection drop its page cache and mapping of the index, which
+ * under load cost the server more than its searches. A log written by an
+ * older Keep inside keep.db (schema 4 and 5) is copied over on first use.
  *
  * A row's hash is BLAKE2b-256 over the previous row's hash (hex) and every
  * stored field, each field length-prefixed (NULL distinct from "") so no two
@@ -19,6 +25,116 @@
 #include "store_int.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* ---- the log's database ----------------------------------------------------------------------- */
+
+static const char audit_schema[] =
+    "CREATE TABLE IF NOT EXISTS audit_log(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+    "  user TEXT NOT NULL, via TEXT NOT NULL, remote TEXT NOT NULL, action TEXT NOT NULL,"
+    "  target TEXT, query TEXT, returned TEXT, cited TEXT, status INTEGER NOT NULL,"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log(at);"
+    "CREATE INDEX IF NOT EXISTS audit_log_user ON audit_log(user, id);"
+    "CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log(action, id);"
+    "CREATE TABLE IF NOT EXISTS audit_anchor(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  pruned_id INTEGER NOT NULL, hash TEXT NOT NULL,"
+    "  pruned_rows INTEGER NOT NULL DEFAULT 0, pruned_at INTEGER);"
+    "INSERT OR IGNORE INTO audit_anchor(id, pruned_id, hash) VALUES (1, 0, '" ZERO_HASH "');"
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  WHEN old.id > (SELECT pruned_id FROM audit_anchor) BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_anchor_forward BEFORE UPDATE ON audit_anchor"
+    "  WHEN new.pruned_id < old.pruned_id OR new.id <> old.id BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit anchor only moves forward'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_anchor_no_delete BEFORE DELETE ON audit_anchor BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit anchor stays'); END;";
+
+/* Copies a log an older Keep kept inside keep.db, once: only into an empty
+ * log whose anchor never moved, inside one write transaction (two server
+ * connections may get here at once). */
+static int import_legacy(idx_store *a, keep_err *err)
+{
+    sqlite3_stmt *st;
+    int legacy = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM legacy.sqlite_master WHERE name = 'audit_log'", -1,
+                           &st, NULL) == SQLITE_OK) {
+        legacy = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    if (!legacy)
+        return KEEP_OK;
+    if (idx__exec(a, "BEGIN IMMEDIATE", err))
+        return KEEP_ERR_DB;
+    int rc = idx__exec(a,
+                       "INSERT INTO main.audit_log SELECT id, at, user, via, remote, action, target,"
+                       " query, returned, cited, status, prev_hash, hash FROM legacy.audit_log"
+                       " WHERE NOT EXISTS (SELECT 1 FROM main.audit_log)"
+                       " AND (SELECT pruned_id FROM main.audit_anchor) = 0;"
+                       "UPDATE main.audit_anchor SET (pruned_id, hash, pruned_rows, pruned_at) ="
+                       " (SELECT pruned_id, hash, pruned_rows, pruned_at FROM legacy.audit_anchor)"
+                       " WHERE pruned_id = 0 AND EXISTS (SELECT 1 FROM legacy.audit_anchor)"
+                       " AND (SELECT count(*) FROM main.audit_log) ="
+                       " (SELECT count(*) FROM legacy.audit_log);",
+                       err);
+    if (rc) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return idx__exec(a, "COMMIT", err);
+}
+
+/* The audit database of s, opened (and created) on first use. */
+static int audit_db(idx_store *s, idx_store **out, keep_err *err)
+{
+    if (s->audit) {
+        *out = s->audit;
+        return KEEP_OK;
+    }
+    const char *p = s->path ? s->path : "";
+    char path[4200];
+    size_t n = strlen(p);
+    int w;
+    if (!strcmp(p, ":memory:") || !n)
+        w = snprintf(path, sizeof path, ":memory:");
+    else if (n > 3 && !strcmp(p + n - 3, ".db"))
+        w = snprintf(path, sizeof path, "%.*s-audit.db", (int)(n - 3), p);
+    else
+        w = snprintf(path, sizeof path, "%s-audit", p);
+    if (w < 0 || (size_t)w >= sizeof path)
+        return keep_err_set(err, KEEP_ERR_TOOBIG, "database path too long");
+    idx_store *a;
+    int rc = idx__store_open_plain(path, s->busy_timeout_ms, &a, err);
+    if (rc)
+        return rc;
+    if ((rc = idx__exec(a, audit_schema, err)))
+        goto fail;
+    if (strcmp(path, ":memory:")) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(a->db, "ATTACH ?1 AS legacy", -1, &st, NULL) != SQLITE_OK) {
+            rc = idx__db_error(a, err, "opening the old audit log");
+            goto fail;
+        }
+        sqlite3_bind_text(st, 1, p, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE) {
+            rc = idx__db_error(a, err, "opening the old audit log");
+            goto fail;
+        }
+        rc = import_legacy(a, err);
+        sqlite3_exec(a->db, "DETACH legacy", NULL, NULL, NULL);
+        if (rc)
+            goto fail;
+    }
+    s->audit = a;
+    *out = a;
+    return KEEP_OK;
+fail:
+    idx_store_close(a);
+    return rc;
+}
 
 /* ---- hashing --------------------------------------------------------------------------------- */
 
@@ -67,8 +183,12 @@ static char *clip(const char *s, size_t max, int *oom)
 
 /* ---- appending ------------------------------------------------------------------------------- */
 
-int idx_audit_append(idx_store *s, const idx_audit_entry *in, int64_t *id_out, keep_err *err)
+int idx_audit_append(idx_store *s0, const idx_audit_entry *in, int64_t *id_out, keep_err *err)
 {
+    idx_store *s;
+    int arc = audit_db(s0, &s, err);
+    if (arc)
+        return arc;
     int oom = 0;
     idx_audit_entry e = *in;
     char *user = clip(in->user ? in->user : "", 256, &oom);
@@ -202,10 +322,14 @@ static void row_entry(sqlite3_stmt *st, idx_audit_entry *e)
 
 #define ROW_COLS "id, at, user, via, remote, action, target, query, returned, cited, status"
 
-int idx_audit_list(idx_store *s, const idx_audit_filter *f,
+int idx_audit_list(idx_store *s0, const idx_audit_filter *f,
                    int (*fn)(void *ud, int64_t id, const idx_audit_entry *e), void *ud,
                    keep_err *err)
 {
+    idx_store *s;
+    int arc = audit_db(s0, &s, err);
+    if (arc)
+        return arc;
     static const char sql[] =
         "SELECT " ROW_COLS " FROM audit_log"
         " WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR action = ?2)"
@@ -236,8 +360,12 @@ int idx_audit_list(idx_store *s, const idx_audit_filter *f,
     return rc;
 }
 
-int idx_audit_count(idx_store *s, int64_t *n, keep_err *err)
+int idx_audit_count(idx_store *s0, int64_t *n, keep_err *err)
 {
+    idx_store *s;
+    int arc = audit_db(s0, &s, err);
+    if (arc)
+        return arc;
     sqlite3_stmt *st;
     *n = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM audit_log", -1, &st, NULL) != SQLITE_OK)
@@ -256,9 +384,13 @@ static void broken(idx_audit_check *c, int64_t id, const char *why)
     snprintf(c->reason, sizeof c->reason, "%s", why);
 }
 
-int idx_audit_verify(idx_store *s, idx_audit_check *c, keep_err *err)
+int idx_audit_verify(idx_store *s0, idx_audit_check *c, keep_err *err)
 {
     memset(c, 0, sizeof *c);
+    idx_store *s;
+    int arc = audit_db(s0, &s, err);
+    if (arc)
+        return arc;
     /* one read transaction: a consistent snapshot while the server appends */
     if (idx__exec(s, "BEGIN", err))
         return KEEP_ERR_DB;
@@ -356,8 +488,12 @@ int idx_audit_parse_time(const char *s, int end_of_day, int64_t *out)
 
 /* ---- retention ------------------------------------------------------------------------------- */
 
-int idx_audit_prune(idx_store *s, int64_t cutoff, int64_t *pruned, keep_err *err)
+int idx_audit_prune(idx_store *s0, int64_t cutoff, int64_t *pruned, keep_err *err)
 {
+    idx_store *s;
+    int arc = audit_db(s0, &s, err);
+    if (arc)
+        return arc;
     if (pruned)
         *pruned = 0;
     if (idx__exec(s, "BEGIN IMMEDIATE", err))

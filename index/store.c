@@ -226,12 +226,17 @@ static int migrate(idx_store *s, keep_err *err)
     return KEEP_OK;
 }
 
-int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, keep_err *err)
+int idx__store_open_plain(const char *db_path, int busy_timeout_ms, idx_store **out, keep_err *err)
 {
     *out = NULL;
     idx_store *s = keep_calloc(1, sizeof *s);
     if (!s)
         return keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+    s->busy_timeout_ms = busy_timeout_ms;
+    if (!(s->path = keep_strdup(db_path))) {
+        keep_err_set(err, KEEP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(db_path, &s->db, flags, NULL) != SQLITE_OK) {
         keep_err_set(err, KEEP_ERR_DB, "cannot open %s: %s", db_path,
@@ -248,13 +253,25 @@ int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, ke
                       * chunks: the kernel's copies were a tenth of a search) */
                      "PRAGMA mmap_size=2147418112;", err))
         goto fail;
-    if (migrate(s, err) || idx__perm_register(s, err))
-        goto fail;
     *out = s;
     return KEEP_OK;
 fail:
     idx_store_close(s);
     return err && err->code ? err->code : KEEP_ERR_DB;
+}
+
+int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, keep_err *err)
+{
+    idx_store *s;
+    int rc = idx__store_open_plain(db_path, busy_timeout_ms, &s, err);
+    if (rc)
+        return rc;
+    if ((rc = migrate(s, err)) || (rc = idx__perm_register(s, err))) {
+        idx_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return KEEP_OK;
 }
 
 int idx_store_tune_reads(idx_store *s, int64_t mmap_bytes, int cache_kib, keep_err *err)
@@ -276,6 +293,8 @@ void idx_store_close(idx_store *s)
     idx__perm_cache_free(s->perm);
     keep_free(s->slot_bits);
     sqlite3_close(s->db);
+    idx_store_close(s->audit);
+    keep_free(s->path);
     keep_free(s);
 }
 

@@ -42,6 +42,9 @@ typedef struct idx__perm_cache idx__perm_cache;
 
 struct idx_store {
     sqlite3 *db;
+    char *path;              /* the database file, as opened */
+    int busy_timeout_ms;
+    struct idx_store *audit; /* the audit log's own database (audit.c); NULL until used */
     int schema_version;
     sqlite3_stmt *stmt[IDX_STMT_COUNT];
     idx__perm_cache *perm; /* NULL until the first search */
@@ -59,6 +62,9 @@ int idx__perm_register(idx_store *s, keep_err *err);
 int idx__perm_bind(sqlite3_stmt *st, int i, const idx_permitted *p);
 void idx__perm_cache_free(idx__perm_cache *c);
 
+/* Opens (creating) a database with the store's pragmas but none of keep.db's
+ * schema: the audit log's file. Caller closes with idx_store_close. */
+int idx__store_open_plain(const char *path, int busy_timeout_ms, idx_store **out, keep_err *err);
 int idx__exec(idx_store *s, const char *sql, keep_err *err);
 int idx__db_error(idx_store *s, keep_err *err, const char *what);
 /* A cached prepared statement, reset and unbound; NULL on error. */

@@ -165,10 +165,10 @@ tap_match "$("$KEEP" --data "$D" audit --user alice --action search)" "zirconium
 tap_eq "$("$KEEP" --data "$D" audit --json --action ask | jq -r '.entries | length')" 2 "keep audit --json"
 tap_match "$("$KEEP" --data "$D" audit verify)" "^audit log intact: [0-9]+ rows" "keep audit verify: intact"
 tap_eq "$("$KEEP" --data "$D" audit prune --days 1)" "pruned 0 rows older than 1 days" "nothing older than a day to prune"
-sqlite3 "$D/keep.db" "UPDATE audit_log SET query = 'nothing' WHERE action = 'search'" 2>/dev/null
+sqlite3 "$D/keep-audit.db" "UPDATE audit_log SET query = 'nothing' WHERE action = 'search'" 2>/dev/null
 tap_ok $([ $? -ne 0 ] && echo 0 || echo 1) "sqlite3 UPDATE refused by the append-only trigger"
-SID=$(sqlite3 "$D/keep.db" "SELECT id FROM audit_log WHERE action = 'search' AND user = 'alice'")
-sqlite3 "$D/keep.db" "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET query = 'nothing' WHERE id = $SID"
+SID=$(sqlite3 "$D/keep-audit.db" "SELECT id FROM audit_log WHERE action = 'search' AND user = 'alice'")
+sqlite3 "$D/keep-audit.db" "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET query = 'nothing' WHERE id = $SID"
 OUT=$("$KEEP" --data "$D" audit verify)
 tap_eq $? 1 "keep audit verify fails on a tampered log"
 tap_match "$OUT" "BROKEN at row $SID:" "and names the tampered row"

@@ -66,9 +66,12 @@ int main(void)
     char dir[] = "/tmp/keep-test-audit-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    char db[256], db2[256];
+    char db[256], db2[256], adb[256], adb2[256];
     snprintf(db, sizeof db, "%s/keep.db", dir);
     snprintf(db2, sizeof db2, "%s/retention.db", dir);
+    /* the log's own files beside them */
+    snprintf(adb, sizeof adb, "%s/keep-audit.db", dir);
+    snprintf(adb2, sizeof adb2, "%s/retention-audit.db", dir);
     keep_err err;
     keep_err_clear(&err);
     idx_store *s = NULL;
@@ -131,18 +134,18 @@ int main(void)
     ASSERT_EQ_INT((int)c.rows, 5, "five rows checked");
 
     /* the triggers refuse changes through SQL */
-    OK(sql(db, "UPDATE audit_log SET query = 'nothing' WHERE id = 2") != SQLITE_OK,
+    OK(sql(adb, "UPDATE audit_log SET query = 'nothing' WHERE id = 2") != SQLITE_OK,
        "UPDATE refused by the trigger");
-    OK(sql(db, "DELETE FROM audit_log WHERE id = 3") != SQLITE_OK, "DELETE refused by the trigger");
+    OK(sql(adb, "DELETE FROM audit_log WHERE id = 3") != SQLITE_OK, "DELETE refused by the trigger");
     /* someone with the file drops the trigger and edits a row: found */
-    ASSERT_EQ_INT(sql(db, "DROP TRIGGER audit_log_no_update;"
+    ASSERT_EQ_INT(sql(adb, "DROP TRIGGER audit_log_no_update;"
                           "UPDATE audit_log SET query = 'nothing to see' WHERE id = 2"),
                   SQLITE_OK, "tampering with the trigger dropped");
     ASSERT_EQ_INT(idx_audit_verify(s, &c, &err), KEEP_OK, "verify after tampering");
     ASSERT_EQ_INT((int)c.bad_id, 2, "the changed row is the first broken one");
     OK(strstr(c.reason, "hash") != NULL, "the reason names the hash");
     /* recomputing that row's hash is not enough: the next row chains to the old one */
-    ASSERT_EQ_INT(sql(db, "UPDATE audit_log SET hash = 'ffff' WHERE id = 2"), SQLITE_OK,
+    ASSERT_EQ_INT(sql(adb, "UPDATE audit_log SET hash = 'ffff' WHERE id = 2"), SQLITE_OK,
                   "forged hash");
     ASSERT_EQ_INT(idx_audit_verify(s, &c, &err), KEEP_OK, "verify again");
     ASSERT_EQ_INT((int)c.bad_id, 2, "still row 2");
@@ -179,11 +182,11 @@ int main(void)
     ASSERT_EQ_INT((int)c.bad_id, 0, "holds after pruning everything");
     ASSERT_EQ_INT((int)c.rows, 1, "one row");
     /* the anchor only moves forward */
-    OK(sql(db2, "UPDATE audit_anchor SET pruned_id = 0") != SQLITE_OK, "anchor cannot move back");
+    OK(sql(adb2, "UPDATE audit_anchor SET pruned_id = 0") != SQLITE_OK, "anchor cannot move back");
     /* a row deleted around the trigger: a gap */
     append(s, 0, "u1", "ask", "q4", NULL, NULL, 200);
     append(s, 0, "u1", "ask", "q5", NULL, NULL, 200);
-    ASSERT_EQ_INT(sql(db2, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 13"),
+    ASSERT_EQ_INT(sql(adb2, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 13"),
                   SQLITE_OK, "a row deleted with the trigger dropped");
     ASSERT_EQ_INT(idx_audit_verify(s, &c, &err), KEEP_OK, "verify");
     ASSERT_EQ_INT((int)c.bad_id, 13, "the missing row is reported");
@@ -226,6 +229,54 @@ int main(void)
     OK(t2 == 1700000000, "as given");
     OK(idx_audit_parse_time("yesterday", 0, &t2) != 0, "words do not");
     OK(idx_audit_parse_time("2026-13-45", 0, &t2) != 0, "nor impossible dates");
+
+    /* appending writes nothing to keep.db, so readers keep their cache */
+    s = NULL;
+    ASSERT_EQ_INT(idx_store_open(db3, 1000, &s, &err), KEEP_OK, "reopen");
+    sqlite3 *h = NULL;
+    sqlite3_open(db3, &h);
+    int dv0 = -1, dv1 = -2;
+    sqlite3_stmt *st = NULL;
+    sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+    sqlite3_prepare_v2(h, "PRAGMA data_version", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        dv0 = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    OK(append(s, now, "u", "search", "while another connection reads", NULL, NULL, 200) > 0,
+       "append");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        dv1 = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    ASSERT_EQ_INT(dv1, dv0, "keep.db is unchanged by an audit row (its data_version holds)");
+    idx_store_close(s);
+
+    /* a log an older Keep kept inside keep.db is carried over on first use */
+    char db5[256], adb5[256], old[600];
+    snprintf(db5, sizeof db5, "%s/legacy.db", dir);
+    snprintf(adb5, sizeof adb5, "%s/legacy-audit.db", dir);
+    s = NULL;
+    ASSERT_EQ_INT(idx_store_open(db5, 1000, &s, &err), KEEP_OK, "legacy store");
+    for (int i = 0; i < 3; i++)
+        append(s, now - 10 + i, "carol", "ask", "old question", "4", "4", 200);
+    idx_store_close(s);
+    snprintf(old, sizeof old, "ATTACH '%s' AS x; INSERT INTO audit_log SELECT * FROM x.audit_log;", adb5);
+    ASSERT_EQ_INT(sql(db5, old), SQLITE_OK, "the rows put into keep.db as an older Keep had them");
+    unlink(adb5);
+    s = NULL;
+    ASSERT_EQ_INT(idx_store_open(db5, 1000, &s, &err), KEEP_OK, "reopened without the log's file");
+    idx_audit_count(s, &n, &err);
+    ASSERT_EQ_INT((int)n, 3, "the old rows are carried over");
+    ASSERT_EQ_INT(idx_audit_verify(s, &c, &err), KEEP_OK, "verify");
+    ASSERT_EQ_INT((int)c.bad_id, 0, "and their chain holds");
+    OK(append(s, now, "carol", "search", "new", NULL, NULL, 200) == 4, "the chain goes on from them");
+    idx_store_close(s);
+    s = NULL;
+    ASSERT_EQ_INT(idx_store_open(db5, 1000, &s, &err), KEEP_OK, "reopened");
+    idx_audit_count(s, &n, &err);
+    ASSERT_EQ_INT((int)n, 4, "carried over once, not again");
+    idx_store_close(s);
 
     unlink(db3);
     unlink(db);
