@@ -328,7 +328,8 @@ int idx_chunk_embed_text(idx_store *s, int64_t chunk_id, char **text, keep_err *
 /* ---- Audit log ----
  * Who searched, asked, viewed, downloaded, uploaded, deleted, logged in or
  * changed access, when, from where, with which query and which documents were
- * returned and cited. Never document text.
+ * returned and cited. Never document text. Kept in its own file beside the
+ * store's (keep-audit.db for keep.db), so appending never disturbs readers.
  *
  * Append-only and tamper-evident: each row stores a BLAKE2b-256 hash over
  * the previous row's hash and its own fields, so changing, removing or
