@@ -17,7 +17,35 @@
  * (infer_quantize_act_rows). Returns KEEP_OK, KEEP_ERR_NOMEM when the
  * scratch cannot be allocated or KEEP_ERR_UNSUPPORTED for rows too long for
  * 32-bit gather offsets (nothing written then; infer_matmul then runs its
- * dot kernels). */
+ * dot kernels).
+ *
+ * Float-order contract (issue #7; every GEMM of every level, present and
+ * future, must follow it): out[i][r] must be bit-equal to what the dot
+ * kernel of the SAME level (kernels_<level>.c, k->dot / k->dotq) returns for
+ * row r and token i; tests/test_qgemm.c is to compare them with ==, not a
+ * tolerance. Integer sums are exact in any order; only the float steps
+ * matter, and they are the dot kernels', i.e. llama.cpp's CPU order:
+ * - q4_0/q5_0/q8_0 (x q8_0): per 32-element block the products are summed
+ *   in int32 per vector lane (8 lanes of 4 products each at 256 bits), each
+ *   lane converted to float and fma'd with the f32 product d_w * d_a into a
+ *   per-lane float accumulator, blocks in order in one chain (q4_0: even
+ *   and odd blocks in two chains), as kernels_x86.h's KX_LEGACY_STEP does;
+ *   one horizontal sum (kx_hsum) at the very end. NOTE: the AVX-512 dotq
+ *   (kernels_avx512.c KZ_LEGACYQ) today spreads blocks 4q..4q+3 over four
+ *   lane groups instead: it differs from the AVX2 order and is a suspect
+ *   for the unexplained tiny-llama3-q8_0 p4 avx512 exception (unverified).
+ *   A GEMM that folds a block's 8 lanes into one int before converting
+ *   does NOT follow it (the current qgemm_*.c do fold: not yet compliant).
+ * - q4_K/q5_K (x q8_K): per 256-element super-block, each 32-element
+ *   sub-block's int sum times its 6-bit scale, added in int32 per lane
+ *   (8 lanes); converted once and fma'd with d_w * d_a (f32) into an 8-lane
+ *   accumulator; the min term sum(mn * bsums) in int, then q4_K: fnmadd with
+ *   dmin_w * d_a into the same accumulator, q5_K: a scalar fmaf chain
+ *   added after the final horizontal sum.
+ * - q6_K: like q4_K without the min term (scales signed, q - 32 folded in).
+ * - scalar level: the plain sequential loops of kernels.c.
+ * Where the SIMD layout makes this too costly, the GEMM must decline
+ * (KEEP_ERR_UNSUPPORTED) rather than compute a different order. */
 #ifndef KEEP_INFER_QGEMM_H
 #define KEEP_INFER_QGEMM_H
 
