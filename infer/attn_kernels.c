@@ -139,6 +139,16 @@ static void tiled_scalar(const float *q, const uint16_t *K, const uint16_t *V, s
     for (size_t i = 0; i < dv; i++) out[i] *= inv;
 }
 
+/* The batched form of tiled_scalar: each query on its own, the reference the
+ * AVX2 batch kernel must equal bit for bit. */
+static void tiled_many_scalar(size_t n_q, const float *const *q, const size_t *n_keys, float *const *out,
+                              const uint16_t *K, const uint16_t *V, size_t dk, size_t dv, float scale,
+                              float *scratch)
+{
+    (void)scratch;
+    for (size_t r = 0; r < n_q; r++) tiled_scalar(q[r], K, V, n_keys[r], dk, dv, scale, out[r]);
+}
+
 /* ---- AVX2 + F16C + FMA ------------------------------------------------------- */
 
 #if defined(__x86_64__)
@@ -291,16 +301,96 @@ TGT static void tiled_avx2(const float *q, const uint16_t *K, const uint16_t *V,
     float inv = S == 0.0f ? 0.0f : 1.0f / S;
     for (size_t i = 0; i < dv; i++) out[i] *= inv;
 }
+
+/* tiled_avx2 for n_q queries over the same K/V: each 64-key tile is converted
+ * to f32 once (keys transposed in groups of 8, as scores8_avx2 sees them) and
+ * reused by every query that reaches it. Per query the operations and their
+ * order are tiled_avx2's, so the results are the same bits; only the
+ * conversions (exact) are shared. */
+TGT static void tiled_many_avx2(size_t n_q, const float *const *q, const size_t *n_keys, float *const *out,
+                                const uint16_t *K, const uint16_t *V, size_t dk, size_t dv, float scale,
+                                float *scratch)
+{
+    float M[INFER__ATT_MANY_MAX], S[INFER__ATT_MANY_MAX], sc[INFER__ATT_TILE];
+    float *KT = scratch, *VF = scratch + INFER__ATT_TILE * dk;
+    __m256 vscale = _mm256_set1_ps(scale);
+    size_t max_keys = 0;
+    for (size_t r = 0; r < n_q; r++) {
+        M[r] = -INFINITY;
+        S[r] = 0;
+        for (size_t i = 0; i < dv; i++) out[r][i] = 0;
+        if (n_keys[r] > max_keys) max_keys = n_keys[r];
+    }
+    for (size_t t0 = 0; t0 < max_keys; t0 += INFER__ATT_TILE) {
+        size_t ntm = max_keys - t0 < INFER__ATT_TILE ? max_keys - t0 : INFER__ATT_TILE;
+        size_t ng = (ntm + 7) / 8;
+        for (size_t g = 0; g < ng; g++) {
+            float *dst = KT + g * 8 * dk;
+            const uint16_t *src = K + (t0 + g * 8) * dk;
+            if (g * 8 + 8 <= ntm) {
+                size_t i = 0;
+                for (; i + 8 <= dk; i += 8) {
+                    __m256 rr[8];
+                    for (int l = 0; l < 8; l++) rr[l] = ld8h(src + (size_t)l * dk + i);
+                    transpose8(rr);
+                    for (int l = 0; l < 8; l++) _mm256_storeu_ps(dst + (i + (size_t)l) * 8, rr[l]);
+                }
+                for (; i < dk; i++)
+                    for (size_t l = 0; l < 8; l++) dst[i * 8 + l] = H(src[l * dk + i]);
+            } else {
+                size_t nl = ntm - g * 8;
+                for (size_t i = 0; i < dk; i++)
+                    for (size_t l = 0; l < 8; l++) dst[i * 8 + l] = l < nl ? H(src[l * dk + i]) : 0.0f;
+            }
+        }
+        for (size_t j = 0; j < ntm; j++) {
+            const uint16_t *v = V + (t0 + j) * dv;
+            float *d = VF + j * dv;
+            size_t i = 0;
+            for (; i + 8 <= dv; i += 8) _mm256_storeu_ps(d + i, ld8h(v + i));
+            for (; i < dv; i++) d[i] = H(v[i]);
+        }
+        for (size_t r = 0; r < n_q; r++) {
+            if (n_keys[r] <= t0) continue;
+            size_t nt = n_keys[r] - t0 < INFER__ATT_TILE ? n_keys[r] - t0 : INFER__ATT_TILE;
+            const float *qr = q[r];
+            float *o = out[r];
+            for (size_t g = 0; g * 8 < nt; g++) {
+                const float *kt = KT + g * 8 * dk;
+                __m256 acc = _mm256_setzero_ps();
+                for (size_t i = 0; i < dk; i++)
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(qr[i]), _mm256_loadu_ps(kt + i * 8), acc);
+                _mm256_storeu_ps(sc + g * 8, _mm256_mul_ps(acc, vscale));
+            }
+            for (size_t j = nt; j < INFER__ATT_TILE; j++) sc[j] = -INFINITY;
+            tile_softmax(sc, &M[r], &S[r], o, dv);
+            for (size_t j = 0; j < nt; j++) {
+                const float *v = VF + j * dv;
+                __m256 w = _mm256_set1_ps(sc[j]);
+                size_t i = 0;
+                for (; i + 8 <= dv; i += 8)
+                    _mm256_storeu_ps(o + i,
+                                     _mm256_fmadd_ps(w, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
+                for (; i < dv; i++) o[i] = fmaf(sc[j], v[i], o[i]);
+            }
+        }
+    }
+    for (size_t r = 0; r < n_q; r++) {
+        float inv = S[r] == 0.0f ? 0.0f : 1.0f / S[r];
+        for (size_t i = 0; i < dv; i++) out[r][i] *= inv;
+    }
+}
 #endif
 
 infer__attn_kernels infer__attn_kernels_get(void)
 {
     pthread_once(&table_once, table_init);
-    infer__attn_kernels k = {vec_scalar, tiled_scalar};
+    infer__attn_kernels k = {vec_scalar, tiled_scalar, tiled_many_scalar};
 #if defined(__x86_64__)
     if (infer_cpu_level() >= INFER_CPU_AVX2) {
         k.vec = vec_avx2;
         k.tiled = tiled_avx2;
+        k.tiled_many = tiled_many_avx2;
     }
 #endif
     return k;

@@ -33,9 +33,21 @@
 typedef void (*infer__attend_fn)(const float *q, const uint16_t *K, const uint16_t *V,
                                  size_t n_keys, size_t dk, size_t dv, float scale, float *out);
 
+/* Most queries one tiled_many call takes. */
+#define INFER__ATT_MANY_MAX 256
+
+/* The tiled path for n_q <= INFER__ATT_MANY_MAX queries over the same K and
+ * V (one KV head): out[r] gets exactly what tiled(q[r], K, V, n_keys[r], ...)
+ * gives, bit for bit, but each F16 tile is converted once for all queries.
+ * scratch holds INFER__ATT_TILE * (dk + dv) floats. */
+typedef void (*infer__attend_many_fn)(size_t n_q, const float *const *q, const size_t *n_keys,
+                                      float *const *out, const uint16_t *K, const uint16_t *V, size_t dk,
+                                      size_t dv, float scale, float *scratch);
+
 typedef struct infer__attn_kernels {
-    infer__attend_fn vec;   /* llama.cpp's one-row path */
-    infer__attend_fn tiled; /* llama.cpp's tiled path */
+    infer__attend_fn vec;        /* llama.cpp's one-row path */
+    infer__attend_fn tiled;      /* llama.cpp's tiled path */
+    infer__attend_many_fn tiled_many; /* the tiled path, many queries at once */
 } infer__attn_kernels;
 
 /* Kernels for the CPU level currently selected (infer_cpu_level()). Call it

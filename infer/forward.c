@@ -183,6 +183,7 @@ typedef struct {
     infer_ctx *c;
     size_t layer, pos0, n_tok;
     infer__attn_kernels kern;
+    int by_kv; /* work items are (KV head, token block), not (q head, token block) */
 } att_job;
 
 /* Micro-batch size llama.cpp evaluates a prompt in (its default n_ubatch):
@@ -204,6 +205,10 @@ static int att_tiled(const infer_ctx *c, size_t pos)
     return rows >= REF_TILED_ROWS;
 }
 
+/* Attention of the query rows of one work item. With j->by_kv an item is a
+ * KV head and a block of tokens, and the tiled rows of all the q heads that
+ * share the KV head go to tiled_many together, so each F16 key/value tile is
+ * converted once for all of them (same results as one row at a time). */
 static void att_body(void *ctx, size_t b, size_t e, int thread)
 {
     (void)thread;
@@ -212,21 +217,41 @@ static void att_body(void *ctx, size_t b, size_t e, int thread)
     const infer_model *m = c->m;
     size_t hdk = m->head_dim_k, hdv = m->head_dim_v, group = m->n_head / m->n_head_kv;
     size_t n_blocks = (j->n_tok + ATT_TOKEN_BLOCK - 1) / ATT_TOKEN_BLOCK;
+    size_t heads_per_item = j->by_kv ? group : 1;
     float scale = 1.0f / sqrtf((float)hdk);
+    float *scratch = j->by_kv ? keep_malloc(INFER__ATT_TILE * (hdk + hdv) * sizeof *scratch) : NULL;
+    const float *mq[INFER__ATT_MANY_MAX];
+    float *mo[INFER__ATT_MANY_MAX];
+    size_t mk[INFER__ATT_MANY_MAX], nm = 0;
     for (size_t item = b; item < e; item++) {
-        size_t h = item / n_blocks, blk = item % n_blocks;
-        size_t kvh = h / group;
+        size_t h0 = item / n_blocks * heads_per_item, blk = item % n_blocks;
+        size_t kvh = h0 / group;
         const uint16_t *K = c->kcache + ((j->layer * m->n_head_kv + kvh) * c->n_ctx) * hdk;
         const uint16_t *V = c->vcache + ((j->layer * m->n_head_kv + kvh) * c->n_ctx) * hdv;
         size_t t_end = (blk + 1) * ATT_TOKEN_BLOCK < j->n_tok ? (blk + 1) * ATT_TOKEN_BLOCK : j->n_tok;
-        for (size_t t = blk * ATT_TOKEN_BLOCK; t < t_end; t++) {
-            const float *qv = c->q + (t * m->n_head + h) * hdk;
-            size_t pos = j->pos0 + t;
-            float *o = c->att + (t * m->n_head + h) * hdv;
-            infer__attend_fn f = att_tiled(c, pos) ? j->kern.tiled : j->kern.vec;
-            f(qv, K, V, pos + 1, hdk, hdv, scale, o);
-        }
+        for (size_t h = h0; h < h0 + heads_per_item; h++)
+            for (size_t t = blk * ATT_TOKEN_BLOCK; t < t_end; t++) {
+                const float *qv = c->q + (t * m->n_head + h) * hdk;
+                size_t pos = j->pos0 + t;
+                float *o = c->att + (t * m->n_head + h) * hdv;
+                if (!att_tiled(c, pos)) {
+                    j->kern.vec(qv, K, V, pos + 1, hdk, hdv, scale, o);
+                } else if (!scratch) {
+                    j->kern.tiled(qv, K, V, pos + 1, hdk, hdv, scale, o);
+                } else {
+                    mq[nm] = qv;
+                    mo[nm] = o;
+                    mk[nm++] = pos + 1;
+                    if (nm == INFER__ATT_MANY_MAX) {
+                        j->kern.tiled_many(nm, mq, mk, mo, K, V, hdk, hdv, scale, scratch);
+                        nm = 0;
+                    }
+                }
+            }
+        if (nm) j->kern.tiled_many(nm, mq, mk, mo, K, V, hdk, hdv, scale, scratch);
+        nm = 0;
     }
+    keep_free(scratch);
 }
 
 /* ---- element-wise work over tokens ------------------------------------------ */
@@ -268,7 +293,9 @@ static int forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos0
                              (const char *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_bytes,
                              c->x + t * E, E);
     rope_table(m, pos0, n, c->rope_cs);
-    att_job aj = {c, 0, pos0, n, infer__attn_kernels_get()};
+    /* a batch that reaches the tiled path shares each KV head's tile
+     * conversions among its q heads; shorter ones keep one item per q head */
+    att_job aj = {c, 0, pos0, n, infer__attn_kernels_get(), n >= REF_TILED_ROWS};
 
     for (size_t l = 0; l < m->n_layer; l++) {
         const infer_layer *L = &m->layers[l];
@@ -297,7 +324,7 @@ static int forward_batch(infer_ctx *c, const int32_t *ids, size_t n, size_t pos0
             }
         }
         aj.layer = l;
-        size_t items = m->n_head * ((n + ATT_TOKEN_BLOCK - 1) / ATT_TOKEN_BLOCK);
+        size_t items = (aj.by_kv ? m->n_head_kv : m->n_head) * ((n + ATT_TOKEN_BLOCK - 1) / ATT_TOKEN_BLOCK);
         infer_pool_for(c->pool, items, 1, att_body, &aj);
 
         matmul1(c, c->att, n, &L->wo, c->tmp);
