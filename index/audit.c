@@ -85,8 +85,9 @@ static int import_legacy(idx_store *a, keep_err *err)
     return idx__exec(a, "COMMIT", err);
 }
 
-/* The audit database of s, opened (and created) on first use. */
-static int audit_db(idx_store *s, idx_store **out, keep_err *err)
+/* The audit database of s (opened with s by idx_store_open, so two threads
+ * never race to open it). */
+int idx__audit_db(idx_store *s, idx_store **out, keep_err *err)
 {
     if (s->audit) {
         *out = s->audit;
@@ -186,7 +187,7 @@ static char *clip(const char *s, size_t max, int *oom)
 int idx_audit_append(idx_store *s0, const idx_audit_entry *in, int64_t *id_out, keep_err *err)
 {
     idx_store *s;
-    int arc = audit_db(s0, &s, err);
+    int arc = idx__audit_db(s0, &s, err);
     if (arc)
         return arc;
     int oom = 0;
@@ -327,7 +328,7 @@ int idx_audit_list(idx_store *s0, const idx_audit_filter *f,
                    keep_err *err)
 {
     idx_store *s;
-    int arc = audit_db(s0, &s, err);
+    int arc = idx__audit_db(s0, &s, err);
     if (arc)
         return arc;
     static const char sql[] =
@@ -363,7 +364,7 @@ int idx_audit_list(idx_store *s0, const idx_audit_filter *f,
 int idx_audit_count(idx_store *s0, int64_t *n, keep_err *err)
 {
     idx_store *s;
-    int arc = audit_db(s0, &s, err);
+    int arc = idx__audit_db(s0, &s, err);
     if (arc)
         return arc;
     sqlite3_stmt *st;
@@ -388,7 +389,7 @@ int idx_audit_verify(idx_store *s0, idx_audit_check *c, keep_err *err)
 {
     memset(c, 0, sizeof *c);
     idx_store *s;
-    int arc = audit_db(s0, &s, err);
+    int arc = idx__audit_db(s0, &s, err);
     if (arc)
         return arc;
     /* one read transaction: a consistent snapshot while the server appends */
@@ -491,7 +492,7 @@ int idx_audit_parse_time(const char *s, int end_of_day, int64_t *out)
 int idx_audit_prune(idx_store *s0, int64_t cutoff, int64_t *pruned, keep_err *err)
 {
     idx_store *s;
-    int arc = audit_db(s0, &s, err);
+    int arc = idx__audit_db(s0, &s, err);
     if (arc)
         return arc;
     if (pruned)

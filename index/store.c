@@ -266,7 +266,9 @@ int idx_store_open(const char *db_path, int busy_timeout_ms, idx_store **out, ke
     int rc = idx__store_open_plain(db_path, busy_timeout_ms, &s, err);
     if (rc)
         return rc;
-    if ((rc = migrate(s, err)) || (rc = idx__perm_register(s, err))) {
+    idx_store *audit;
+    if ((rc = migrate(s, err)) || (rc = idx__perm_register(s, err)) ||
+        (rc = idx__audit_db(s, &audit, err))) {
         idx_store_close(s);
         return rc;
     }

@@ -65,6 +65,8 @@ void idx__perm_cache_free(idx__perm_cache *c);
 /* Opens (creating) a database with the store's pragmas but none of keep.db's
  * schema: the audit log's file. Caller closes with idx_store_close. */
 int idx__store_open_plain(const char *path, int busy_timeout_ms, idx_store **out, keep_err *err);
+/* Opens s's audit log database (audit.c) unless open; *out receives it. */
+int idx__audit_db(idx_store *s, idx_store **out, keep_err *err);
 int idx__exec(idx_store *s, const char *sql, keep_err *err);
 int idx__db_error(idx_store *s, keep_err *err, const char *what);
 /* A cached prepared statement, reset and unbound; NULL on error. */
