@@ -605,7 +605,12 @@ static void *ask_worker(void *arg)
         if (!rc && !gone_now)
             cited_docs(a, &cited);
         int status = gone_now ? 499 : rc == KEEP_ERR_CANCELLED ? 504 : rc == KEEP_ERR_TOOBIG ? 503 : rc ? 500 : 200;
-        web__audit_write(s, j->store, &j->who, NULL, j->question, cited.data, cited.data, status);
+        /* a job cancelled while queued gave its slot back: the store is
+         * someone else's now, so the row goes through a slot of its own */
+        web_slot *own = j->slot ? NULL : web__slot_get(s);
+        web__audit_write(s, own ? own->store : j->store, &j->who, NULL, j->question, cited.data,
+                         cited.data, status);
+        web__slot_put(s, own);
         keep_buf_free(&cited);
     }
     /* the store goes back to the pool now, not when the client has read everything */
