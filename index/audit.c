@@ -51,19 +51,28 @@ static const char audit_schema[] =
     "CREATE TRIGGER IF NOT EXISTS audit_anchor_no_delete BEFORE DELETE ON audit_anchor BEGIN"
     "  SELECT RAISE(ABORT, 'the audit anchor stays'); END;";
 
-/* Copies a log an older Keep kept inside keep.db, once: only into an empty
- * log whose anchor never moved, inside one write transaction (two server
- * connections may get here at once). */
-static int import_legacy(idx_store *a, keep_err *err)
+/* 1 when the query's first column of its first row is non-zero (0 on any
+ * error: the caller then has nothing to do) */
+static int ask_true(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st;
-    int legacy = 0;
-    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM legacy.sqlite_master WHERE name = 'audit_log'", -1,
-                           &st, NULL) == SQLITE_OK) {
-        legacy = sqlite3_step(st) == SQLITE_ROW;
+    int yes = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    if (!legacy)
+    return yes;
+}
+
+/* Copies a log an older Keep kept inside keep.db, once: only into an empty
+ * log whose anchor never moved, inside one write transaction (two server
+ * connections may get here at once). The write transaction also locks
+ * keep.db (attached), so it is only begun when there are rows to copy. */
+static int import_legacy(idx_store *a, keep_err *err)
+{
+    if (!ask_true(a->db, "SELECT EXISTS (SELECT 1 FROM legacy.sqlite_master WHERE name = 'audit_log')"
+                         " AND (EXISTS (SELECT 1 FROM legacy.audit_log)"
+                         " OR (SELECT pruned_id FROM legacy.audit_anchor) > 0)"))
         return KEEP_OK;
     if (idx__exec(a, "BEGIN IMMEDIATE", err))
         return KEEP_ERR_DB;
@@ -111,7 +120,10 @@ int idx__audit_db(idx_store *s, idx_store **out, keep_err *err)
         return rc;
     if ((rc = idx__exec(a, audit_schema, err)))
         goto fail;
-    if (strcmp(path, ":memory:")) {
+    /* a log already in use, or a new install's: no older log to look for */
+    if (strcmp(path, ":memory:") &&
+        ask_true(a->db, "SELECT NOT EXISTS (SELECT 1 FROM audit_log)"
+                        " AND (SELECT pruned_id FROM audit_anchor) = 0")) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(a->db, "ATTACH ?1 AS legacy", -1, &st, NULL) != SQLITE_OK) {
             rc = idx__db_error(a, err, "opening the old audit log");
